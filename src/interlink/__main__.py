@@ -1,0 +1,5 @@
+"""`python -m interlink` runs the command line."""
+
+from interlink.cli import main
+
+main()

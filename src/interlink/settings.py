@@ -1,0 +1,89 @@
+"""Settings from the environment (`INTERLINK_*`), as the SPEC names them."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from interlink.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTERLINK_", extra="ignore")
+
+    data_dir: Path = Path(".interlink")
+    database_url: str | None = None
+    file_store: str | None = None
+    secret_key: str | None = None
+    public_url: str | None = None
+    allow_private_networks: bool = False
+    retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    min_poll_interval: int = Field(default=1, ge=1)
+    vendor_timeout_seconds: float = 30.0
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule_is_numbers(cls, value: str) -> str:
+        try:
+            [float(part) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError("INTERLINK_RETRY_SCHEDULE must be comma-separated seconds") from exc
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'interlink.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def retry_delays(self) -> list[float]:
+        return [float(part) for part in self.retry_schedule.split(",") if part.strip()]
+
+    @cached_property
+    def secret_keys(self) -> list[str]:
+        """The credential keys, first one encrypting; generated once on the embedded default."""
+        if self.secret_key:
+            keys = [key.strip() for key in self.secret_key.split(",") if key.strip()]
+            short = [key for key in keys if len(key) < MIN_SECRET_LENGTH]
+            if not keys or short:
+                raise ConfigurationError(
+                    f"INTERLINK_SECRET_KEY: every key needs {MIN_SECRET_LENGTH}+ characters"
+                )
+            return keys
+        if not self.is_sqlite:
+            raise ConfigurationError("INTERLINK_SECRET_KEY is required with PostgreSQL")
+        return [self._generated_secret()]
+
+    def _generated_secret(self) -> str:
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Create with 0600 before writing, so the key is never world-readable.
+        path.touch(mode=0o600)
+        path.write_text(key)
+        log.warning(
+            "INTERLINK_SECRET_KEY is not set: generated one into %s. "
+            "Back it up; credentials cannot be decrypted without it.",
+            path,
+        )
+        return key
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: the database (SQLite or PostgreSQL), its tables and migrations."""
