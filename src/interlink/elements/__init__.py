@@ -1,0 +1,1 @@
+"""Elements: declarative connector definitions, the built-in catalog and custom ones."""
