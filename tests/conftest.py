@@ -21,7 +21,8 @@ from interlink.storage.migrate import migrate
 POSTGRES_ADMIN_URL = os.environ.get(
     "INTERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TEMPLATE_DB = "interlink_test_template"
+# One template per test session, so concurrent test runs on one server do not collide.
+TEMPLATE_DB = f"interlink_test_template_{os.getpid()}"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

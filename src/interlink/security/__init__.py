@@ -1,0 +1,1 @@
+"""Security building blocks: outbound-URL guard, credential encryption, API keys."""
