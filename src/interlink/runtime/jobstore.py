@@ -1,0 +1,299 @@
+"""The SQL of the embedded runtime: every change of a `jobs` row, each one atomic.
+
+Written once for SQLite and PostgreSQL. Times come from this process's clock (all
+columns are UTC), the same clock that fills `scheduled_at` and `created_at` by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.runtime.base import FINISHED, AlreadyQueued, JobInfo, JobStatus
+from interlink.storage.database import Database
+from interlink.storage.models import Job
+
+JOBS = cast(Table, Job.__table__)
+
+# Any constant works; it only has to be the same in every process of one deployment.
+_CLAIM_LOCK_KEY = 7_105_301_420_417_331_825
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One run of a job by this worker: (id, attempts) tells it apart from later runs."""
+
+    id: int
+    task_name: str
+    args: dict[str, Any]
+    attempts: int
+
+    @property
+    def run(self) -> tuple[int, int]:
+        return (self.id, self.attempts)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    id: int
+    task_name: str
+    worker_id: str | None
+
+
+class JobStore:
+    def __init__(self, database: Database, worker_id: str) -> None:
+        self.database = database
+        self.worker_id = worker_id
+
+    async def insert(
+        self,
+        session: AsyncSession,
+        *,
+        task_name: str,
+        args: dict[str, Any],
+        lock: str | None,
+        queueing_lock: str | None,
+        scheduled_at: datetime,
+        now: datetime,
+    ) -> int:
+        statement = (
+            insert(JOBS)
+            .values(
+                task_name=task_name,
+                args=args,
+                status=JobStatus.TODO.value,
+                lock=lock,
+                queueing_lock=queueing_lock,
+                scheduled_at=scheduled_at,
+                attempts=0,
+                created_at=now,
+            )
+            .returning(JOBS.c.id)
+        )
+        try:
+            # A savepoint: the unique violation must not abort the caller's transaction,
+            # which on PostgreSQL would refuse every later statement.
+            async with session.begin_nested():
+                return int((await session.execute(statement)).scalar_one())
+        except IntegrityError as exc:
+            # The only unique index a new row can violate is the queueing lock's.
+            if queueing_lock is None:
+                raise
+            raise AlreadyQueued(queueing_lock) from exc
+
+    async def claim(self, now: datetime) -> Claim | None:
+        """Take the next ready job, or None. Safe with any number of workers at once."""
+        async with self.database.transaction() as session:
+            if not self.database.is_sqlite:
+                # Claims take turns on PostgreSQL. Under READ COMMITTED two claims running
+                # at once could each see the other's job of the same lock as still 'todo'
+                # and start both (the table has no unique index on lock for 'doing' rows
+                # that would refuse the second). The next statement's snapshot is taken
+                # after this lock is granted, so it sees every claim committed before it.
+                # SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
+                await session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK_KEY)))
+            row = (await session.execute(self._claim_statement(now))).first()
+        if row is None:
+            return None
+        return Claim(id=row.id, task_name=row.task_name, args=row.args, attempts=row.attempts)
+
+    def _claim_statement(self, now: datetime) -> Any:
+        candidate = JOBS.alias("candidate")
+        other = JOBS.alias("other")
+        # Jobs sharing a lock run one at a time and in id order: a job waits while another
+        # of its lock runs, or while an older one of its lock is still queued (even if that
+        # one is scheduled later, as procrastinate does).
+        lock_busy = exists().where(
+            other.c.lock == candidate.c.lock,
+            or_(
+                other.c.status == JobStatus.DOING.value,
+                and_(other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id),
+            ),
+        )
+        next_id = (
+            select(candidate.c.id)
+            .where(
+                candidate.c.status == JobStatus.TODO.value,
+                candidate.c.scheduled_at <= now,
+                or_(candidate.c.lock.is_(None), ~lock_busy),
+            )
+            .order_by(candidate.c.scheduled_at, candidate.c.id)
+            .limit(1)
+            # Rendered on PostgreSQL only; SQLite has no row locks (nor needs them).
+            .with_for_update(skip_locked=True, of=candidate)
+            .scalar_subquery()
+        )
+        return (
+            update(JOBS)
+            .where(JOBS.c.id == next_id, JOBS.c.status == JobStatus.TODO.value)
+            .values(
+                status=JobStatus.DOING.value,
+                attempts=JOBS.c.attempts + 1,
+                worker_id=self.worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                finished_at=None,
+            )
+            .returning(JOBS.c.id, JOBS.c.task_name, JOBS.c.args, JOBS.c.attempts)
+        )
+
+    async def heartbeat(self, claims: Iterable[Claim], now: datetime) -> set[tuple[int, int]]:
+        """Refresh the running jobs' heartbeats; return the (id, attempts) still ours."""
+        runs = [and_(JOBS.c.id == c.id, JOBS.c.attempts == c.attempts) for c in claims]
+        if not runs:
+            return set()
+        statement = (
+            update(JOBS)
+            .where(
+                or_(*runs),
+                JOBS.c.status == JobStatus.DOING.value,
+                JOBS.c.worker_id == self.worker_id,
+            )
+            .values(heartbeat_at=now)
+            .returning(JOBS.c.id, JOBS.c.attempts)
+        )
+        async with self.database.transaction() as session:
+            return {(row.id, row.attempts) for row in await session.execute(statement)}
+
+    async def succeed(self, claim: Claim, now: datetime) -> bool:
+        return await self._finish(claim, JobStatus.SUCCEEDED, now, error=None)
+
+    async def fail(self, claim: Claim, now: datetime, error: str) -> bool:
+        return await self._finish(claim, JobStatus.FAILED, now, error=error)
+
+    async def _finish(
+        self, claim: Claim, status: JobStatus, now: datetime, error: str | None
+    ) -> bool:
+        values: dict[str, Any] = {"status": status.value, "finished_at": now}
+        if error is not None:
+            values["last_error"] = error  # a success keeps the error that led to its retry
+        statement = update(JOBS).where(*self._ours(claim)).values(**values).returning(JOBS.c.id)
+        async with self.database.transaction() as session:
+            return (await session.execute(statement)).first() is not None
+
+    async def retry(self, claim: Claim, *, at: datetime, error: str, counts: bool) -> bool:
+        """Back to the queue at `at`; with `counts` False the run gives its attempt back."""
+        values: dict[str, Any] = {"scheduled_at": at, "last_error": error}
+        if not counts:
+            values["attempts"] = JOBS.c.attempts - 1
+        return await self._requeue(self._ours(claim), values) is not None
+
+    async def recover_stalled(self, stalled_before: datetime, now: datetime) -> list[Recovered]:
+        """Requeue 'doing' jobs whose worker stopped heartbeating before `stalled_before`.
+
+        The interrupted run keeps its attempt: a job that kills its process every time
+        must not be treated as never tried.
+        """
+        stalled = (
+            JOBS.c.status == JobStatus.DOING.value,
+            or_(JOBS.c.heartbeat_at < stalled_before, JOBS.c.heartbeat_at.is_(None)),
+        )
+        found = select(JOBS.c.id, JOBS.c.task_name, JOBS.c.worker_id).where(*stalled)
+        async with self.database.sessions() as session:
+            candidates = (await session.execute(found)).all()
+        recovered = []
+        for job in candidates:
+            # One transaction per job, each re-checking the condition: another worker may
+            # be recovering the same rows right now, and only one of us may win each.
+            error = f"stalled: worker {job.worker_id} stopped heartbeating; run again"
+            values = {"scheduled_at": now, "last_error": error}
+            if await self._requeue((JOBS.c.id == job.id, *stalled), values) is not None:
+                recovered.append(Recovered(job.id, job.task_name, job.worker_id))
+        return recovered
+
+    async def _requeue(
+        self, where: Sequence[ColumnElement[bool]], values: dict[str, Any]
+    ) -> Row[Any] | None:
+        base = update(JOBS).where(*where).returning(JOBS.c.id)
+        values = {**values, "status": JobStatus.TODO.value, "worker_id": None}
+        values["heartbeat_at"] = None
+        async with self.database.transaction() as session:
+            try:
+                async with session.begin_nested():
+                    statement = base.values(**values, queueing_lock=_queueing_lock_if_free())
+                    row: Row[Any] | None = (await session.execute(statement)).first()
+                    return row
+            except IntegrityError:
+                # A job with the same queueing lock was queued concurrently, after the
+                # check above looked; this run goes back without its queueing lock.
+                statement = base.values(**values, queueing_lock=None)
+                row = (await session.execute(statement)).first()
+                return row
+
+    def _ours(self, claim: Claim) -> tuple[ColumnElement[bool], ...]:
+        # A run that was recovered as stalled, and maybe taken by another worker since,
+        # is no longer ours: its outcome must not overwrite the newer run's.
+        return (
+            JOBS.c.id == claim.id,
+            JOBS.c.status == JobStatus.DOING.value,
+            JOBS.c.worker_id == self.worker_id,
+            JOBS.c.attempts == claim.attempts,
+        )
+
+    async def get(self, job_id: int) -> JobInfo | None:
+        async with self.database.sessions() as session:
+            row = (await session.execute(select(JOBS).where(JOBS.c.id == job_id))).first()
+        if row is None:
+            return None
+        return JobInfo(
+            id=row.id,
+            task_name=row.task_name,
+            args=row.args,
+            status=JobStatus(row.status),
+            attempts=row.attempts,
+            lock=row.lock,
+            queueing_lock=row.queueing_lock,
+            scheduled_at=row.scheduled_at,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            last_error=row.last_error,
+        )
+
+    async def purge_finished(self, finished_before: datetime) -> int:
+        statement = (
+            delete(JOBS)
+            .where(
+                JOBS.c.status.in_([status.value for status in FINISHED]),
+                JOBS.c.finished_at < finished_before,
+            )
+            .returning(JOBS.c.id)
+        )
+        async with self.database.transaction() as session:
+            return len((await session.execute(statement)).all())
+
+
+def _queueing_lock_if_free() -> ColumnElement[Any]:
+    """The row's queueing lock, or NULL when another queued job holds the same one.
+
+    A job going back to 'todo' re-enters the unique index on queued queueing locks. If a
+    newer job took the lock while this one ran, both still have work to do: this one
+    gives its queueing lock up rather than be lost or refuse the newer one.
+    """
+    other = JOBS.alias("holder")
+    taken = exists().where(
+        other.c.queueing_lock == JOBS.c.queueing_lock,
+        other.c.status == JobStatus.TODO.value,
+        other.c.id != JOBS.c.id,
+    )
+    return case((taken, null()), else_=JOBS.c.queueing_lock)

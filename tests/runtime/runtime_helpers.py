@@ -1,0 +1,35 @@
+"""Helpers shared by the runtime tests: short intervals and waiting for a job's state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from interlink.runtime import EmbeddedRuntime, JobInfo, JobRuntime, JobStatus
+
+# Short enough for a quick suite, long enough that a busy CI machine keeps up with the
+# heartbeats (stalled_after is ten heartbeats).
+FAST = {"poll_interval": 0.02, "heartbeat_interval": 0.05, "stalled_after": 0.5}
+
+# make_runtime(*, own_engine=False, **EmbeddedRuntime options) -> EmbeddedRuntime
+RuntimeFactory = Callable[..., Awaitable[EmbeddedRuntime]]
+
+
+async def wait_for_job(
+    runtime: JobRuntime,
+    job_id: int,
+    predicate: Callable[[JobInfo], bool],
+    *,
+    within: float = 10.0,
+) -> JobInfo:
+    """Polls the job until `predicate` holds; `within` only guards against hanging."""
+    async with asyncio.timeout(within):
+        while True:
+            job = await runtime.get_job(job_id)
+            if predicate(job):
+                return job
+            await asyncio.sleep(0.01)
+
+
+def has_status(*statuses: JobStatus) -> Callable[[JobInfo], bool]:
+    return lambda job: job.status in statuses
