@@ -1,0 +1,102 @@
+"""Native batch endpoints: the request body, and one outcome per input read back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlink.elements.definition import BatchEndpoint
+from interlink.vendor.errors import FatalVendorError
+from interlink.vendor.paths import lookup
+
+FAILED_STATUSES = {"error", "failed", "failure", "rejected", "invalid"}
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the vendor did with input `index`: `error` is `None` when it succeeded."""
+
+    index: int
+    status: int | str | None
+    id: str | None
+    error: str | None
+    result: dict[str, Any] | None = field(default=None, repr=False)  # the vendor's whole answer
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def batch_body(
+    endpoint: BatchEndpoint, action: str, inputs: Sequence[dict[str, Any]], id_property: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {endpoint.action_key: action, endpoint.inputs_key: list(inputs)}
+    if endpoint.id_property_key and id_property is not None:
+        body[endpoint.id_property_key] = id_property
+    return body
+
+
+def read_outcomes(
+    body: Any,
+    endpoint: BatchEndpoint,
+    *,
+    count: int,
+    first_index: int,
+    message_paths: list[str],
+    where: str,
+) -> list[BatchOutcome]:
+    """One outcome per input, in input order; an input the vendor skipped is a failure."""
+    results = lookup(body, endpoint.results_path)
+    if not isinstance(results, list):
+        raise FatalVendorError(f"{where}: the batch answer has no {endpoint.results_path!r} list")
+    outcomes: dict[int, BatchOutcome] = {}
+    for position, result in enumerate(results):
+        if not isinstance(result, dict):
+            continue
+        index = result.get(endpoint.result_index_field, position)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            continue
+        outcomes.setdefault(index, _outcome(result, index + first_index, endpoint, message_paths))
+    return [
+        outcomes.get(index)
+        or BatchOutcome(index + first_index, None, None, "the vendor gave no result for it")
+        for index in range(count)
+    ]
+
+
+def _outcome(
+    result: dict[str, Any], index: int, endpoint: BatchEndpoint, message_paths: list[str]
+) -> BatchOutcome:
+    status = result.get(endpoint.result_status_field)
+    status = status if isinstance(status, int | str) and not isinstance(status, bool) else None
+    raw_id = result.get(endpoint.result_id_field)
+    error = _error_text(result, status, endpoint, message_paths)
+    return BatchOutcome(
+        index=index,
+        status=status,
+        id=None if raw_id is None or raw_id == "" else str(raw_id),
+        error=error,
+        result=result,
+    )
+
+
+def _error_text(
+    result: dict[str, Any],
+    status: int | str | None,
+    endpoint: BatchEndpoint,
+    message_paths: list[str],
+) -> str | None:
+    flagged = result.get(endpoint.result_error_field)
+    failed_status = (isinstance(status, int) and status >= 400) or (
+        isinstance(status, str) and status.lower() in FAILED_STATUSES
+    )
+    if flagged in (None, "", False) and not failed_status:
+        return None
+    for path in message_paths:
+        message = lookup(result, path)
+        if isinstance(message, str) and message.strip():
+            return message
+    if isinstance(flagged, str) and flagged:
+        return flagged
+    return f"rejected with status {status}"

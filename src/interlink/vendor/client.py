@@ -1,0 +1,420 @@
+"""The vendor HTTP client: an element's objects read and written at one instance's vendor."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import MappingProxyType, TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from interlink.elements.definition import (
+    ApiKeyAuth,
+    DeletedEndpoint,
+    ElementDefinition,
+    ObjectDefinition,
+    Request,
+)
+from interlink.elements.templates import render
+from interlink.errors import InvalidInput, NotFound
+from interlink.vendor.auth import auth_identity, build_auth
+from interlink.vendor.batch import BatchOutcome, batch_body, read_outcomes
+from interlink.vendor.errors import FatalVendorError, VendorError
+from interlink.vendor.hooks import Hooks, load_hooks
+from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
+from interlink.vendor.ratelimit import RateLimiterRegistry
+from interlink.vendor.records import extract_record, extract_records, normalize_record, record_id
+from interlink.vendor.redaction import Redactor, scrub_json
+from interlink.vendor.retry import Retrier
+from interlink.vendor.sending import Sender
+from interlink.vendor.specs import fill_params, fill_path, wrap_body
+from interlink.vendor.times import format_time
+
+BatchAction = Literal["create", "update", "upsert", "delete"]
+NO_FILTERS: Mapping[str, str] = MappingProxyType({})
+# Config keys where stored OAuth tokens live, secret whether or not the element says so.
+TOKEN_KEYS = ("access_token", "refresh_token")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of records; `next_state` continues the listing, `None` once it is done."""
+
+    records: list[dict[str, Any]]
+    next_state: dict[str, Any] | None
+
+
+class VendorClient:
+    """An element's API for one instance: rate-limited, retried, classified, normalized.
+
+    `config` is the instance's configuration with its secrets decrypted. The client owns
+    its httpx client and, as httpx does, closes the `transport` it was given on exit.
+    """
+
+    def __init__(
+        self,
+        element: ElementDefinition,
+        config: Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport,
+        limiters: RateLimiterRegistry,
+        on_tokens: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        hooks: Hooks | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.element = element
+        self._config = config
+        self._redactor = Redactor(
+            [str(config[name]) for name in element.secret_fields if config.get(name) is not None]
+            + [str(config[key]) for key in TOKEN_KEYS if config.get(key) is not None]
+        )
+        self.base_url = render(element.base_url, config)
+        auth = build_auth(
+            element, config, redactor=self._redactor, on_tokens=on_tokens, clock=clock
+        )
+        self._private_params = (
+            {element.auth.name}
+            if isinstance(element.auth, ApiKeyAuth) and element.auth.location == "query"
+            else set()
+        )
+        self._hooks = hooks or load_hooks(element.hooks)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            auth=auth,
+            follow_redirects=False,  # credentials must never follow a redirect elsewhere
+            trust_env=False,  # no proxy or netrc from the environment near tenant credentials
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json", "User-Agent": "interlink"},
+        )
+        # Shared with every client presenting the same credentials to the same vendor.
+        self.limiter = limiters.limiter(element, self.base_url, auth_identity(element, config))
+        self._sender = Sender(
+            element,
+            config,
+            http=self._http,
+            limiter=self.limiter,
+            retrier=Retrier(element.retry, sleep=sleep),
+            hooks=self._hooks,
+            redactor=self._redactor,
+        )
+
+    def __repr__(self) -> str:
+        return f"<VendorClient {self.element.key}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def list_page(
+        self,
+        object_name: str,
+        *,
+        filters: Mapping[str, str] = NO_FILTERS,
+        changed_since: datetime | None = None,
+        page_state: dict[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Page:
+        """One page of `object_name`, from the start or from a previous page's `next_state`."""
+        obj = self._object(object_name)
+        spec = obj.list_request()
+        params = fill_params(spec, self._config)
+        for name, value in filters.items():
+            if obj.equality_filters != "*" and name not in obj.equality_filters:
+                raise InvalidInput(
+                    f"{object_name} cannot be filtered by {name!r} at the vendor",
+                    field=f"filters.{name}",
+                )
+            params[name] = value
+        if changed_since is not None:
+            if obj.changed_since is None:
+                raise InvalidInput(
+                    f"{object_name} has no changed-since filter", field="changed_since"
+                )
+            params[obj.changed_since.param] = format_time(changed_since, obj.changed_since.format)
+        with self._scrubbed():
+            raw, next_state = await self._page(
+                "list", object_name, spec, params, self._pagination(obj), page_state, page_size
+            )
+            where = self._where("list", object_name)
+            records = [
+                normalize_record(object_name, record, obj.id_field, self._hooks, where=where)
+                for record in raw
+            ]
+        return Page(records, next_state)
+
+    async def iterate_pages(
+        self,
+        object_name: str,
+        *,
+        filters: Mapping[str, str] = NO_FILTERS,
+        changed_since: datetime | None = None,
+        page_state: dict[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Page]:
+        """Every page to the end; each page's `next_state` is a checkpoint to resume from."""
+        state = page_state
+        while True:
+            page = await self.list_page(
+                object_name,
+                filters=filters,
+                changed_since=changed_since,
+                page_state=state,
+                page_size=page_size,
+            )
+            yield page
+            if page.next_state is None:
+                return
+            state = page.next_state
+
+    async def get(self, object_name: str, record_id: str) -> dict[str, Any]:
+        obj = self._object(object_name)
+        spec = obj.get_request()
+        with self._scrubbed():
+            body = await self._call("get", object_name, spec, {"id": record_id}, per_record=True)
+            record = extract_record(body, spec.records_path, where=self._where("get", object_name))
+            return self._normalize(object_name, obj, record, "get")
+
+    async def deleted_since(
+        self,
+        object_name: str,
+        since: datetime,
+        page_state: dict[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> Page:
+        """Records deleted since `since`, from the vendor's deleted-records endpoint, as
+        `{"id", "deleted_at"}` (`deleted_at` as the vendor wrote it)."""
+        obj = self._object(object_name)
+        deletes = obj.deletes
+        if not isinstance(deletes, DeletedEndpoint):
+            raise InvalidInput(f"{object_name} has no deleted-records endpoint", field="object")
+        spec = Request(path=deletes.path, records_path=deletes.records_path)
+        params = {deletes.since_param: format_time(since, deletes.since_format)}
+        pagination = deletes.pagination or self._pagination(obj)
+        where = self._where("deleted", object_name)
+        with self._scrubbed():
+            raw, next_state = await self._page(
+                "deleted", object_name, spec, params, pagination, page_state, page_size
+            )
+            records = [
+                {
+                    "id": record_id(item, deletes.id_field, where=where),
+                    "deleted_at": item.get(deletes.deleted_at_field),
+                }
+                for item in raw
+            ]
+        return Page(records, next_state)
+
+    async def check(self) -> None:
+        """A cheap authenticated call (one record of the first object); raises its error."""
+        await self.list_page(next(iter(self.element.objects)), page_size=1)
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def create(self, object_name: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        obj = self._writable(object_name)
+        spec = obj.create_request()
+        with self._scrubbed():
+            body = await self._call(
+                "create", object_name, spec, {}, json=wrap_body(spec, record), per_record=True
+            )
+            if body is None:
+                raise FatalVendorError(
+                    f"{self._where('create', object_name)}: answered without the record"
+                )
+            created = extract_record(
+                body, spec.records_path, where=self._where("create", object_name)
+            )
+            return self._normalize(object_name, obj, created, "create")
+
+    async def update(
+        self, object_name: str, record_id: str, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        obj = self._writable(object_name)
+        spec = obj.update_request()
+        with self._scrubbed():
+            body = await self._call(
+                "update",
+                object_name,
+                spec,
+                {"id": record_id},
+                json=wrap_body(spec, fields),
+                per_record=True,
+            )
+            if body is None:  # a 204: the vendor did not say what the record became
+                return await self.get(object_name, record_id)
+            updated = extract_record(
+                body, spec.records_path, where=self._where("update", object_name)
+            )
+            return self._normalize(object_name, obj, updated, "update")
+
+    async def delete(self, object_name: str, record_id: str) -> None:
+        spec = self._writable(object_name).delete_request()
+        with self._scrubbed():
+            await self._call("delete", object_name, spec, {"id": record_id}, per_record=True)
+
+    async def batch(
+        self,
+        object_name: str,
+        action: BatchAction,
+        inputs: list[dict[str, Any]],
+        id_property: str | None = None,
+    ) -> list[BatchOutcome]:
+        """Inputs through the native batch endpoint, in chunks of its `max_size`: one
+        outcome per input, in order. A rejected input is an outcome, not an exception."""
+        obj = self._writable(object_name)
+        endpoint = obj.batch
+        if endpoint is None or action not in endpoint.actions:
+            raise InvalidInput(f"{object_name} has no native batch {action}", field="action")
+        where = self._where("batch", object_name)
+        outcomes: list[BatchOutcome] = []
+        with self._scrubbed():
+            for start in range(0, len(inputs), endpoint.max_size):
+                chunk = inputs[start : start + endpoint.max_size]
+                response = await self._sender.send(
+                    "batch",
+                    object_name,
+                    "POST",
+                    fill_path(endpoint.path, self._config),
+                    json=batch_body(endpoint, action, chunk, id_property),
+                )
+                outcomes += read_outcomes(
+                    self._sender.decode(response),
+                    endpoint,
+                    count=len(chunk),
+                    first_index=start,
+                    message_paths=self.element.errors.message_paths,
+                    where=where,
+                )
+        return [self._scrub_outcome(outcome) for outcome in outcomes]
+
+    # --- anything else the element describes (exports, webhook registration) ------------
+
+    async def call(
+        self,
+        spec: Request,
+        *,
+        path_values: Mapping[str, str] = NO_FILTERS,
+        json: Any = None,
+        object_name: str | None = None,
+    ) -> Any:
+        """One `Request` of the definition; `path_values` fill `{name}` in its path.
+        Answers the decoded JSON body (`None` when empty)."""
+        with self._scrubbed():
+            return await self._call("call", object_name, spec, path_values, json=json)
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _page(
+        self,
+        operation: str,
+        object_name: str,
+        spec: Request,
+        params: dict[str, str],
+        pagination: PaginationConfig,
+        page_state: dict[str, Any] | None,
+        page_size: int | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        paginator = make_paginator(
+            pagination,
+            base_url=self.base_url,
+            page_size=page_size,
+            private_params=self._private_params,
+            state=page_state,
+        )
+        if page_state is not None and not paginator.has_next:
+            return [], None  # a finished listing's state: nothing more to read
+        first = PageRequest(
+            fill_path(spec.path, self._config), paginator.first_request_params(params)
+        )
+        request = first if page_state is None else paginator.next_request(first)
+        response = await self._sender.send(
+            operation, object_name, spec.method, request.url, params=request.params
+        )
+        where = self._where(operation, object_name)
+        raw = extract_records(self._sender.decode(response), spec.records_path, where=where)
+        paginator.update(response, raw)
+        return raw, paginator.state() if paginator.has_next else None
+
+    async def _call(
+        self,
+        operation: str,
+        object_name: str | None,
+        spec: Request,
+        path_values: Mapping[str, str],
+        *,
+        json: Any = None,
+        per_record: bool = False,
+    ) -> Any:
+        response = await self._sender.send(
+            operation,
+            object_name,
+            spec.method,
+            fill_path(spec.path, self._config, path_values),
+            params=fill_params(spec, self._config),
+            json=json,
+            per_record=per_record,
+        )
+        return self._sender.decode(response)
+
+    def _object(self, object_name: str) -> ObjectDefinition:
+        obj = self.element.objects.get(object_name)
+        if obj is None:
+            raise NotFound(f"element {self.element.key!r} has no object {object_name!r}")
+        return obj
+
+    def _writable(self, object_name: str) -> ObjectDefinition:
+        obj = self._object(object_name)
+        if obj.read_only:
+            raise InvalidInput(f"{object_name} is read-only at the vendor", field="object")
+        return obj
+
+    def _pagination(self, obj: ObjectDefinition) -> PaginationConfig:
+        return obj.pagination or self.element.pagination
+
+    def _normalize(
+        self, object_name: str, obj: ObjectDefinition, record: dict[str, Any], operation: str
+    ) -> dict[str, Any]:
+        where = self._where(operation, object_name)
+        return normalize_record(object_name, record, obj.id_field, self._hooks, where=where)
+
+    def _where(self, operation: str, object_name: str | None) -> str:
+        return f"{self.element.key}: {operation} {object_name or ''}".rstrip()
+
+    def _scrub_outcome(self, outcome: BatchOutcome) -> BatchOutcome:
+        if outcome.error is None:
+            return outcome
+        return replace(
+            outcome,
+            error=self._redactor(outcome.error),
+            result=scrub_json(outcome.result, self._redactor),
+        )
+
+    @contextmanager
+    def _scrubbed(self) -> Iterator[None]:
+        """Every vendor error leaving the client is scrubbed of the credentials it may echo."""
+        try:
+            yield
+        except VendorError as error:
+            error.redact(self._redactor)
+            raise

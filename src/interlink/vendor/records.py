@@ -1,0 +1,57 @@
+"""Records as they leave the client: the vendor's shape, with a string `id` on top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlink.errors import ConfigurationError
+from interlink.vendor.errors import FatalVendorError
+from interlink.vendor.hooks import Hooks
+from interlink.vendor.paths import MISSING, lookup
+
+
+def extract_records(body: Any, records_path: str | None, *, where: str) -> list[dict[str, Any]]:
+    """The list of records at `records_path`; an explicit `null` there is an empty page.
+
+    A missing key is an error rather than an empty page: a misread answer that looked empty
+    would make a full-scan comparison believe every record was deleted.
+    """
+    found = lookup(body, records_path, MISSING)
+    if found is None:
+        return []
+    if found is MISSING or not isinstance(found, list):
+        place = f"at {records_path!r}" if records_path else "as the body"
+        raise FatalVendorError(f"{where}: the answer has no list of records {place}")
+    if not all(isinstance(item, dict) for item in found):
+        raise FatalVendorError(f"{where}: the answer's records are not all JSON objects")
+    return found
+
+
+def extract_record(body: Any, records_path: str | None, *, where: str) -> dict[str, Any]:
+    found = lookup(body, records_path, MISSING)
+    if not isinstance(found, dict):
+        place = f"at {records_path!r}" if records_path else "as the body"
+        raise FatalVendorError(f"{where}: the answer has no record {place}")
+    return found
+
+
+def record_id(record: dict[str, Any], id_field: str, *, where: str) -> str:
+    value = lookup(record, id_field)
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        raise FatalVendorError(f"{where}: a record without a usable {id_field!r}")
+    return str(value)
+
+
+def normalize_record(
+    object_name: str, record: dict[str, Any], id_field: str, hooks: Hooks, *, where: str
+) -> dict[str, Any]:
+    """The record with its id at the top level as a string, then the element's own touch."""
+    identifier = record_id(record, id_field, where=where)
+    if record.get("id") == identifier:
+        normalized = dict(record)
+    else:
+        normalized = {"id": identifier, **{k: v for k, v in record.items() if k != "id"}}
+    normalized = hooks.normalize_record(object_name, normalized)
+    if not isinstance(normalized, dict) or not isinstance(normalized.get("id"), str):
+        raise ConfigurationError(f"{where}: normalize_record must keep a string 'id'")
+    return normalized

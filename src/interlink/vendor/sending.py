@@ -1,0 +1,140 @@
+"""One vendor call end to end: budget slot, hooks, auth, classification, retries, logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from interlink.elements.definition import ElementDefinition, HttpMethod
+from interlink.vendor.errors import (
+    FatalVendorError,
+    RetryableVendorError,
+    VendorError,
+    json_body,
+)
+from interlink.vendor.hooks import Hooks, RequestContext
+from interlink.vendor.ratelimit import RateLimiter
+from interlink.vendor.redaction import Redactor, redacting
+from interlink.vendor.retry import Retrier
+
+logger = logging.getLogger("interlink.vendor")
+
+# Reads change nothing at the vendor, whatever their method (some search with POST).
+READ_OPERATIONS = frozenset({"list", "get", "deleted"})
+# A request that never reached the vendor can always go again, even a POST.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class Sender:
+    def __init__(
+        self,
+        element: ElementDefinition,
+        config: Mapping[str, Any],
+        *,
+        http: httpx.AsyncClient,
+        limiter: RateLimiter,
+        retrier: Retrier,
+        hooks: Hooks,
+        redactor: Redactor,
+    ) -> None:
+        self.element = element
+        self._config = config
+        self._http = http
+        self._limiter = limiter
+        self._retrier = retrier
+        self._hooks = hooks
+        self._redactor = redactor
+
+    async def send(
+        self,
+        operation: str,
+        object_name: str | None,
+        method: HttpMethod,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        per_record: bool = False,
+    ) -> httpx.Response:
+        """The vendor's successful answer (read), or the classified `VendorError`."""
+        context = RequestContext(self.element, operation, object_name, self._config)
+        log: dict[str, Any] = {
+            "element": self.element.key,
+            "object": object_name,
+            "operation": operation,
+        }
+
+        async def attempt() -> httpx.Response:
+            async with self._limiter.slot():
+                request = self._http.build_request(
+                    method, url, params=dict(params) if params else None, json=json
+                )
+                self._hooks.prepare_request(request, context)
+                log["method"], log["path"] = method, self._redactor(request.url.path)
+                started = time.perf_counter()
+                try:
+                    with redacting(self._redactor):
+                        response = await self._http.send(request)
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc, method, request.url.path) from exc
+            log["status"] = response.status_code
+            log["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            logger.debug("vendor call answered", extra=log)
+            error = self._hooks.classify(response, self.element, per_record)
+            if error is not None:
+                self._share_retry_after(error)
+                raise error
+            return response
+
+        def on_retry(error: RetryableVendorError, attempt_number: int, delay: float) -> None:
+            logger.warning(
+                "vendor call failed, retrying",
+                extra={
+                    **log,
+                    "status": error.status,
+                    "attempt": attempt_number,
+                    "delay_seconds": round(delay, 3),
+                    "error": self._redactor(str(error)),
+                },
+            )
+
+        idempotent = operation in READ_OPERATIONS or method != "POST"
+        try:
+            return await self._retrier.run(attempt, idempotent=idempotent, on_retry=on_retry)
+        except VendorError as error:
+            error.redact(self._redactor)
+            raise
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The answer's JSON; `None` for an empty answer; an error for anything else."""
+        body = json_body(response)
+        if body is None and response.content.strip():
+            raise FatalVendorError(
+                f"{self.element.key}: {response.request.method} "
+                f"{self._redactor(response.request.url.path)} answered something not JSON",
+                status=response.status_code,
+            )
+        return body
+
+    def _share_retry_after(self, error: VendorError) -> None:
+        # Everyone sharing these credentials waits, not only the caller that was told.
+        if error.retry_after is not None and error.status in (429, 503):
+            cap = self.element.retry.max_retry_after_seconds
+            self._limiter.pause_for(min(error.retry_after, cap))
+
+    def _transport_error(self, exc: httpx.HTTPError, method: str, path: str) -> VendorError:
+        where = f"{self.element.key}: {method} {path}"
+        if isinstance(exc, _NOT_SENT):
+            return RetryableVendorError(
+                f"{where}: could not reach the vendor ({type(exc).__name__})", safe_to_resend=True
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return RetryableVendorError(f"{where}: timed out ({type(exc).__name__})")
+        if isinstance(exc, _MAYBE_SENT):
+            return RetryableVendorError(f"{where}: connection lost ({type(exc).__name__})")
+        return FatalVendorError(f"{where}: {type(exc).__name__}: {exc}")
