@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from interlink.sandbox import RunningSandbox, SandboxStore, running_sandbox
 from interlink.asgi_server import serving
+from interlink.sandbox import RunningSandbox, SandboxStore, running_sandbox
 
 from .helpers import FakeTime, Receiver, client_for, make_config
 

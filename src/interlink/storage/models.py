@@ -71,6 +71,7 @@ class Instance(Base):
     credentials: Mapped[str] = mapped_column(Text)
     events: Mapped[dict[str, Any]]
     signing_secret: Mapped[str] = mapped_column(Text)
+    hook_token: Mapped[str] = mapped_column(String(64))
     auth_state: Mapped[str] = mapped_column(String(20), default="unknown")
     auth_message: Mapped[str | None] = mapped_column(Text)
     auth_checked_at: Mapped[datetime | None]

@@ -143,6 +143,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("signing_secret", sa.Text(), nullable=False),
+        sa.Column("hook_token", sa.String(length=64), nullable=False),
         sa.Column("auth_state", sa.String(length=20), nullable=False),
         sa.Column("auth_message", sa.Text(), nullable=True),
         sa.Column(

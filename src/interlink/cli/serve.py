@@ -1,0 +1,80 @@
+"""`interlink serve`, `interlink worker`, `interlink migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import typer
+import uvicorn
+
+from interlink.asgi_server import bind_socket, url_of, uvicorn_config
+from interlink.server import build_app
+from interlink.settings import load_settings
+from interlink.storage.database import Database
+from interlink.storage.migrate import migrate as apply_migrations
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.command("migrate")(migrate)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_workers: bool = typer.Option(False, "--no-workers", help="API only, no background jobs."),
+) -> None:
+    """Run the HTTP API and (unless --no-workers) the background workers in one process."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    sock = bind_socket(host, port)
+    app = build_app(settings, workers=not no_workers, listen_url=url_of(sock))
+    database = _shown(settings.resolved_database_url)
+    typer.echo(f"Interlink listening on {url_of(sock)} (database: {database})")
+    server = uvicorn.Server(uvicorn_config(app, log_level=logging.INFO))
+    # uvicorn shuts down gracefully on Ctrl+C, then re-raises it: a normal end, not a trace.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+
+
+def worker(
+    concurrency: int = typer.Option(4, min=1, help="Jobs run at the same time."),
+) -> None:
+    """Background workers only, for the distributed deployment (PostgreSQL)."""
+    settings = load_settings()
+    if settings.is_sqlite:
+        typer.echo(
+            "interlink worker is for the distributed deployment: set INTERLINK_DATABASE_URL "
+            "to PostgreSQL. On SQLite, `interlink serve` runs the workers itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    typer.echo(
+        "The PostgreSQL worker (procrastinate) is not available in this version yet.", err=True
+    )
+    raise typer.Exit(2)
+
+
+def migrate() -> None:
+    """Apply every schema migration."""
+    settings = load_settings()
+
+    async def run() -> None:
+        database = Database(settings.resolved_database_url)
+        try:
+            await apply_migrations(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"Database is up to date ({_shown(settings.resolved_database_url)})")
+
+
+def _shown(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,46 @@
+"""The hub's shared state: settings, database, secrets, job runtime, vendor budgets.
+
+API and worker roles are switched on by configuration and share this one object
+(as in Svix's server); nothing else holds process-wide state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from interlink.security.outbound import guarded_transport
+from interlink.security.secrets_box import SecretBox
+from interlink.settings import Settings
+from interlink.storage.database import Database
+from interlink.vendor.ratelimit import RateLimiterRegistry
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    database: Database
+    secrets: SecretBox
+    limiters: RateLimiterRegistry = field(default_factory=RateLimiterRegistry)
+    listen_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def public_url(self) -> str:
+        """Where vendors reach the hub: the setting, else where `serve` listens."""
+        return (self.settings.public_url or self.listen_url).rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hub:
+        return cls(
+            settings=settings,
+            database=Database(settings.resolved_database_url),
+            secrets=SecretBox(settings.secret_keys),
+        )
+
+    def vendor_transport(self) -> httpx.AsyncBaseTransport:
+        """Every outbound call to a tenant-controlled URL goes through the guard."""
+        return guarded_transport(allow_private=self.settings.allow_private_networks)
+
+    async def close(self) -> None:
+        await self.database.dispose()

@@ -1,0 +1,71 @@
+"""Assembling a running hub: migrations, the API, and (optionally) the embedded workers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from interlink.api.app import create_app
+from interlink.asgi_server import bind_socket, serving, url_of
+from interlink.hub import Hub
+from interlink.maintenance import register_maintenance, schedule_maintenance
+from interlink.runtime import EmbeddedRuntime, TaskRegistry
+from interlink.settings import Settings
+from interlink.storage.migrate import migrate
+
+
+def task_registry(hub: Hub) -> TaskRegistry:
+    """Every background task the hub knows, bound to its state."""
+    registry = TaskRegistry()
+    register_maintenance(registry, hub)
+    return registry
+
+
+def build_app(settings: Settings, *, workers: bool, listen_url: str) -> FastAPI:
+    """The ASGI app whose lifespan migrates, starts the workers and closes everything."""
+    hub = Hub.from_settings(settings)
+    hub.listen_url = listen_url
+    app = create_app(hub)
+    runtime = EmbeddedRuntime(hub.database, task_registry(hub))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await migrate(hub.database)
+        if workers:
+            await runtime.start()
+            await schedule_maintenance(runtime)
+        try:
+            yield
+        finally:
+            if workers:
+                await runtime.stop(timeout=10)
+            await hub.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+@dataclass(frozen=True)
+class RunningHub:
+    url: str
+    app: FastAPI
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.app.state.hub
+        return hub
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 0, workers: bool = True
+) -> AsyncIterator[RunningHub]:
+    """A hub serving on loopback inside this event loop (the demo and the tests use it)."""
+    # The listen URL must be known before the app exists, so the socket is bound first.
+    sock = bind_socket(host, port)
+    app = build_app(settings, workers=workers, listen_url=url_of(sock))
+    async with serving(app, sock=sock) as served:
+        yield RunningHub(served, app)

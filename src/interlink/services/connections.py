@@ -1,0 +1,71 @@
+"""Talking to an instance's vendor: a client with its credentials, and its auth state.
+
+Every real call tells us whether the credentials work, so the instance's `auth` status
+is kept from them as well as from explicit checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import update
+
+from interlink.elements.definition import ElementDefinition
+from interlink.hub import Hub
+from interlink.storage.models import Instance
+from interlink.storage.types import utcnow
+from interlink.vendor import VendorAuthError, VendorClient
+
+MAX_AUTH_MESSAGE = 500
+
+
+@asynccontextmanager
+async def vendor_client(
+    hub: Hub, instance: Instance, element: ElementDefinition
+) -> AsyncIterator[VendorClient]:
+    """A client for the instance; auth failures and successes land in its status."""
+    config = {**instance.config, **hub.secrets.decrypt_json(instance.credentials)}
+
+    async def persist_tokens(tokens: dict[str, Any]) -> None:
+        # Refreshed OAuth tokens are saved at once: a refresh token may be single-use.
+        async with hub.database.transaction() as session:
+            current = await session.get(Instance, instance.id)
+            if current is None:
+                return
+            stored = hub.secrets.decrypt_json(current.credentials)
+            current.credentials = hub.secrets.encrypt_json({**stored, **tokens})
+
+    client = VendorClient(
+        element,
+        config,
+        transport=hub.vendor_transport(),
+        limiters=hub.limiters,
+        on_tokens=persist_tokens,
+        timeout=hub.settings.vendor_timeout_seconds,
+    )
+    async with client:
+        try:
+            yield client
+        except VendorAuthError as exc:
+            await record_auth(hub, instance, ok=False, message=exc.vendor_message or str(exc))
+            raise
+    if instance.auth_state != "ok":
+        await record_auth(hub, instance, ok=True, message=None)
+
+
+async def record_auth(hub: Hub, instance: Instance, *, ok: bool, message: str | None) -> None:
+    state = "ok" if ok else "failed"
+    now = utcnow()
+    async with hub.database.transaction() as session:
+        await session.execute(
+            update(Instance)
+            .where(Instance.id == instance.id)
+            .values(
+                auth_state=state,
+                auth_message=(message or "")[:MAX_AUTH_MESSAGE] or None,
+                auth_checked_at=now,
+            )
+        )
+    instance.auth_state, instance.auth_message, instance.auth_checked_at = state, message, now
