@@ -1,0 +1,10 @@
+"""The harness of every element: a new element adds its harness class here."""
+
+from __future__ import annotations
+
+from tests.conformance.harness import Harness
+from tests.conformance.harnesses.sandbox import SandboxHarness
+
+HARNESSES: dict[str, type[Harness]] = {
+    harness.element_key: harness for harness in (SandboxHarness,)
+}
