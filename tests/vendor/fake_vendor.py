@@ -36,13 +36,15 @@ class FakeVendor:
     )
     calls: Counter[str] = field(default_factory=Counter)
     seen: list[Request] = field(default_factory=list)
-    deleted: list[dict[str, str]] = field(
+    deleted: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {"id": str(n), "deleted_at": f"2024-05-02T00:{n:02d}:00.000Z"} for n in range(30, 33)
         ]
     )
     other_origin: str = "http://127.0.0.1:9"
     base_url: str = ""
+    # The most records a page holds whatever the client asks: many vendors cap silently.
+    page_cap: int | None = None
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -53,6 +55,10 @@ class FakeVendor:
         if since := request.query_params.get("updated_since"):
             records = [r for r in records if r["updated_at"] >= since]
         return records
+
+    def page_size(self, request: Request, param: str) -> int:
+        size = int(request.query_params.get(param, "10"))
+        return min(size, self.page_cap) if self.page_cap else size
 
     def count(self, name: str, request: Request) -> int:
         self.calls[name] += 1
@@ -86,16 +92,29 @@ class FakeVendor:
 
     async def page_list(self, request: Request) -> Response:
         self.count("pages", request)
+        records = self.ordered(request)
         page_number = int(request.query_params.get("page", "1"))
-        size = int(request.query_params.get("size", "10"))
+        size = self.page_size(request, "size")
         start = (page_number - 1) * size
-        return JSONResponse({"items": self.ordered(request)[start : start + size]})
+        return JSONResponse(
+            {
+                "items": records[start : start + size],
+                "meta": {"has_more": start + size < len(records), "total": len(records)},
+            }
+        )
 
     async def offset_list(self, request: Request) -> Response:
         self.count("offset", request)
+        records = self.ordered(request)
         offset = int(request.query_params.get("offset", "0"))
-        limit = int(request.query_params.get("limit", "10"))
-        return JSONResponse({"results": self.ordered(request)[offset : offset + limit]})
+        limit = self.page_size(request, "limit")
+        return JSONResponse(
+            {
+                "results": records[offset : offset + limit],
+                "has_more": offset + limit < len(records),
+                "total": str(len(records)),  # some vendors count in strings
+            }
+        )
 
     async def next_url_list(self, request: Request) -> Response:
         self.count("nexturl", request)
@@ -186,6 +205,27 @@ class FakeVendor:
         # Answered out of order, and the last input left out, as real vendors do.
         return JSONResponse({"action": body["action"], "results": results[::-1][1:]})
 
+    async def nested_batch(self, request: Request) -> Response:
+        """Errors nested in a list, `"errors": []` on success, 202 for held inputs."""
+        self.count("nestedbatch", request)
+        body = await request.json()
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(body["inputs"]):
+            email = item.get("email", "")
+            if "@" not in email:
+                error = {"code": "INVALID_EMAIL", "message": "email must contain @"}
+                results.append({"index": index, "status": "400", "errors": [error]})
+            elif email.endswith("@review.example"):
+                results.append({"index": index, "status": "202", "errors": []})
+            else:
+                results.append({"index": index, "status": "201", "id": 500 + index, "errors": []})
+        return JSONResponse({"results": results})
+
+    async def echo(self, request: Request) -> Response:
+        """The path exactly as it arrived, percent-encoding included."""
+        self.count("echo", request)
+        return JSONResponse({"raw_path": request.scope["raw_path"].decode("ascii")})
+
     # --- misbehaviour -------------------------------------------------------------------
 
     async def flaky(self, request: Request) -> Response:
@@ -236,6 +276,8 @@ class FakeVendor:
                 Route("/api/contacts", self.create_contact, methods=["POST"]),
                 Route("/api/contacts/deleted", self.deleted_list),
                 Route("/api/contacts/batch", self.batch, methods=["POST"]),
+                Route("/api/contacts/batch-nested", self.nested_batch, methods=["POST"]),
+                Route("/echo/{rest:path}", self.echo, methods=["GET", "DELETE"]),
                 Route("/api/contacts/{id:int}", self.get_contact),
                 Route("/api/contacts/{id:int}", self.update_contact, methods=["PATCH"]),
                 Route("/api/contacts/{id:int}", self.delete_contact, methods=["DELETE"]),
@@ -274,8 +316,11 @@ def _simple(path: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def vendor_element(**overrides: Any) -> ElementDefinition:
-    """The element describing `FakeVendor`: one object per behaviour under test."""
+def vendor_element(contacts: dict[str, Any] | None = None, **overrides: Any) -> ElementDefinition:
+    """The element describing `FakeVendor`: one object per behaviour under test.
+
+    `contacts` replaces sections of the `contacts` object; `overrides`, whole top-level ones.
+    """
     objects: dict[str, Any] = {
         "contacts": {
             "path": "/api/contacts",
@@ -299,6 +344,7 @@ def vendor_element(**overrides: Any) -> ElementDefinition:
                 "pagination": {"type": "cursor", "cursor_path": "paging.next"},
             },
             "batch": {"path": "/api/contacts/batch", "max_size": 3, "actions": ["create"]},
+            **(contacts or {}),
         },
         "linked": {
             "path": "/link/contacts",

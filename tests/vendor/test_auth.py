@@ -291,3 +291,38 @@ async def test_a_revoked_refresh_token_is_an_auth_error(
             await client.call(PROTECTED)
     assert caught.value.vendor_message == "refresh token revoked"
     assert "rt-stale" not in str(caught.value)
+
+
+def refresh_element_storing_in(access_token_field: str, expires_at_field: str) -> ElementDefinition:
+    auth = refresh_element().auth.model_dump(by_alias=True)
+    auth.update(access_token_field=access_token_field, expires_at_field=expires_at_field)
+    return make_element(config=OAUTH_CONFIG, auth=auth)
+
+
+async def test_refreshed_tokens_go_where_the_element_says(
+    server: AuthServer, clock: FakeClock
+) -> None:
+    stored: list[dict[str, Any]] = []
+
+    async def on_tokens(tokens: dict[str, Any]) -> None:
+        stored.append(tokens)
+
+    server.valid_tokens.add("at-stored")
+    config = {
+        **OAUTH_VALUES,
+        "refresh_token": "rt-0",
+        "crm_access": "at-stored",
+        "crm_access_expiry": "1970-01-01T00:26:40Z",  # clock.now + 600, in RFC 3339
+        "access_token": "at-ignored",  # the default keys mean nothing to this element
+        "token_expires_at": 0,
+    }
+    element = refresh_element_storing_in("crm_access", "crm_access_expiry")
+    async with make_client(
+        element, server.url, clock, config=config, on_tokens=on_tokens
+    ) as client:
+        assert (await client.call(PROTECTED))["token"] == "at-stored"
+        clock.now += 600
+        assert (await client.call(PROTECTED))["token"] == "at-1"
+    assert stored == [
+        {"crm_access": "at-1", "refresh_token": "rt-1", "crm_access_expiry": 1000 + 600 + 3600}
+    ]

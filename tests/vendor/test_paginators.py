@@ -94,14 +94,92 @@ def test_credentials_echoed_into_a_next_url_are_not_kept() -> None:
     assert paginator.state()["position"] == f"{BASE}/contacts?page=2"
 
 
-def test_page_number_counts_and_stops_on_a_short_page() -> None:
+def test_page_number_counts_and_stops_on_an_empty_page() -> None:
     config = PageNumberPagination(type="page_number", page_size=10, first_page=0)
     paginator = make_paginator(config, base_url=BASE)
     assert paginator.first_request_params({}) == {"limit": "10", "page": "0"}
     paginator.update(answer(), records(10))
     assert paginator.next_request(FIRST).params == {"status": "active", "page": "1"}
     paginator.update(answer(), records(9, start=10))
+    assert paginator.has_next  # short, but the vendor may cap its pages below ours
+    assert paginator.next_request(FIRST).params == {"status": "active", "page": "2"}
+    paginator.update(answer(), [])
     assert not paginator.has_next
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        PageNumberPagination(type="page_number", page_size=10, stop_on_short_page=True),
+        OffsetPagination(type="offset", page_size=10, stop_on_short_page=True),
+    ],
+    ids=["page_number", "offset"],
+)
+def test_stop_on_short_page_trusts_the_page_size(
+    config: PageNumberPagination | OffsetPagination,
+) -> None:
+    paginator = make_paginator(config, base_url=BASE)
+    paginator.update(answer(), records(10))
+    assert paginator.has_next
+    paginator.update(answer(), records(9, start=10))
+    assert not paginator.has_next
+
+
+def test_has_more_decides_whatever_the_page_length() -> None:
+    config = PageNumberPagination(type="page_number", page_size=10, has_more_path="meta.more")
+    paginator = make_paginator(config, base_url=BASE)
+    paginator.update(answer({"meta": {"more": True}}), records(3))
+    assert paginator.has_next
+    paginator.update(answer({"meta": {"more": False}}), records(10, start=3))
+    assert not paginator.has_next
+
+
+@pytest.mark.parametrize("body", [{}, {"meta": {"more": "yes"}}, {"meta": {"more": None}}])
+def test_a_has_more_flag_that_is_not_a_boolean_is_an_error(body: Any) -> None:
+    config = OffsetPagination(type="offset", has_more_path="meta.more")
+    paginator = make_paginator(config, base_url=BASE)
+    with pytest.raises(PaginationError, match=r"no true/false at 'meta\.more'"):
+        paginator.update(answer(body), records(3))
+
+
+def test_total_counts_the_records_read_not_the_pages() -> None:
+    config = PageNumberPagination(type="page_number", page_size=10, total_path="total")
+    paginator = make_paginator(config, base_url=BASE)
+    for start in (0, 4, 8):  # the vendor caps pages at 4
+        paginator.update(answer({"total": 11}), records(4, start=start)[: 11 - start])
+    assert not paginator.has_next
+    assert paginator.state()["read"] == 11
+
+
+@pytest.mark.parametrize("total", [None, -1, "eleven", True, 2.5])
+def test_a_total_that_is_not_a_count_is_an_error(total: Any) -> None:
+    paginator = make_paginator(OffsetPagination(type="offset", total_path="n"), base_url=BASE)
+    with pytest.raises(PaginationError, match="no record count at 'n'"):
+        paginator.update(answer({"n": total}), records(3))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        OffsetPagination(type="offset", has_more_path="more"),
+        PageNumberPagination(type="page_number", total_path="total"),
+    ],
+    ids=["has_more", "total"],
+)
+def test_an_empty_page_the_vendor_says_is_not_the_last_is_an_error(
+    config: PageNumberPagination | OffsetPagination,
+) -> None:
+    paginator = make_paginator(config, base_url=BASE)
+    with pytest.raises(PaginationError, match="empty page"):
+        paginator.update(answer({"more": True, "total": 50}), [])
+
+
+def test_a_page_state_from_before_total_counts_still_resumes() -> None:
+    config = PageNumberPagination(type="page_number", page_size=10)
+    old_state = {"type": "page_number", "page_size": 10, "last_page": None, "page": 3}
+    resumed = make_paginator(config, base_url=BASE, state=old_state)
+    assert resumed.has_next
+    assert resumed.next_request(FIRST).params["page"] == "3"
 
 
 def test_a_vendor_ignoring_the_page_parameter_is_caught() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from interlink.elements.definition import ElementDefinition
 from interlink.errors import InvalidInput
@@ -42,11 +43,19 @@ def validate_definition(
         path = ".".join(str(part) for part in loc) or "definition"
         line = _line_of(source, loc) if source else None
         where = f" (line {line})" if line else ""
-        raise InvalidDefinition(f"{path}{where}: {first['msg']}", field=path) from exc
+        raise InvalidDefinition(f"{path}{where}: {_message(first)}", field=path) from exc
 
 
 def load_definition(text: str) -> ElementDefinition:
     return validate_definition(parse_document(text), source=text)
+
+
+def _message(error: ErrorDetails) -> str:
+    """The rule's own words, without pydantic's "Value error, " in front of them."""
+    cause = (error.get("ctx") or {}).get("error")
+    if error["type"] == "value_error" and isinstance(cause, ValueError):
+        return str(cause)
+    return error["msg"]
 
 
 def _document_path(document: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:

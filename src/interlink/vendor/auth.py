@@ -107,12 +107,22 @@ def build_auth(
                 _oauth_client(element, definition, config, redactor),
                 refresh_token=secret(definition.refresh_token),
                 refresh_token_field=_config_field(definition.refresh_token) or "refresh_token",
+                access_token_field=definition.access_token_field,
+                expires_at_field=definition.expires_at_field,
                 seed=config,
                 on_tokens=on_tokens,
                 clock=clock,
             )
         case _:
             assert_never(definition)
+
+
+def token_fields(element: ElementDefinition) -> set[str]:
+    """The config keys where refreshed OAuth tokens are stored for this element."""
+    auth = element.auth
+    if isinstance(auth, OAuth2RefreshToken):
+        return {auth.access_token_field, _config_field(auth.refresh_token) or "refresh_token"}
+    return set()
 
 
 def auth_identity(element: ElementDefinition, config: Mapping[str, Any]) -> dict[str, str]:

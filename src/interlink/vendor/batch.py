@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from interlink.vendor.errors import FatalVendorError
 from interlink.vendor.paths import lookup
 
 FAILED_STATUSES = {"error", "failed", "failure", "rejected", "invalid"}
+MAX_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,37 @@ def _error_text(
     endpoint: BatchEndpoint,
     message_paths: list[str],
 ) -> str | None:
-    flagged = result.get(endpoint.result_error_field)
-    failed_status = (isinstance(status, int) and status >= 400) or (
-        isinstance(status, str) and status.lower() in FAILED_STATUSES
-    )
-    if flagged in (None, "", False) and not failed_status:
+    """`None` when the input succeeded, else the best words for why it did not."""
+    if endpoint.result_error_path is not None:
+        flagged = lookup(result, endpoint.result_error_path)
+    else:
+        flagged = result.get(endpoint.result_error_field)
+    number = _status_number(status)
+    if endpoint.success_statuses is not None:
+        failed_status = number not in endpoint.success_statuses
+    else:
+        failed_status = (number is not None and number >= 400) or (
+            isinstance(status, str) and status.lower() in FAILED_STATUSES
+        )
+    # `"errors": []` on a success is common: an empty error is no error.
+    if flagged in (None, "", False, [], {}) and not failed_status:
         return None
-    for path in message_paths:
-        message = lookup(result, path)
-        if isinstance(message, str) and message.strip():
-            return message
+    if isinstance(flagged, str) and flagged.strip() and endpoint.result_error_path is not None:
+        return flagged  # the element pointed at the message itself
+    for document in ([flagged] if isinstance(flagged, dict | list) else []) + [result]:
+        for path in message_paths:
+            message = lookup(document, path)
+            if isinstance(message, str) and message.strip():
+                return message
     if isinstance(flagged, str) and flagged:
         return flagged
+    if isinstance(flagged, dict | list) and flagged:
+        return json.dumps(flagged, default=str)[:MAX_ERROR_CHARS]
     return f"rejected with status {status}"
+
+
+def _status_number(status: int | str | None) -> int | None:
+    """The status as a number: vendors write `201` as well as `"201"`."""
+    if isinstance(status, str) and status.strip().isdigit():
+        return int(status)
+    return status if isinstance(status, int) else None

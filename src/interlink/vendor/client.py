@@ -22,13 +22,18 @@ from interlink.elements.definition import (
 )
 from interlink.elements.templates import render
 from interlink.errors import InvalidInput, NotFound
-from interlink.vendor.auth import auth_identity, build_auth
+from interlink.vendor.auth import auth_identity, build_auth, token_fields
 from interlink.vendor.batch import BatchOutcome, batch_body, read_outcomes
 from interlink.vendor.errors import FatalVendorError, VendorError
 from interlink.vendor.hooks import Hooks, load_hooks
 from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
 from interlink.vendor.ratelimit import RateLimiterRegistry
-from interlink.vendor.records import extract_record, extract_records, normalize_record, record_id
+from interlink.vendor.records import (
+    deleted_record,
+    extract_record,
+    extract_records,
+    normalize_record,
+)
 from interlink.vendor.redaction import Redactor, scrub_json
 from interlink.vendor.retry import Retrier
 from interlink.vendor.sending import Sender
@@ -71,9 +76,9 @@ class VendorClient:
     ) -> None:
         self.element = element
         self._config = config
+        secret_keys = element.secret_fields | set(TOKEN_KEYS) | token_fields(element)
         self._redactor = Redactor(
-            [str(config[name]) for name in element.secret_fields if config.get(name) is not None]
-            + [str(config[key]) for key in TOKEN_KEYS if config.get(key) is not None]
+            [str(config[name]) for name in sorted(secret_keys) if config.get(name) is not None]
         )
         self.base_url = render(element.base_url, config)
         auth = build_auth(
@@ -203,7 +208,8 @@ class VendorClient:
         page_size: int | None = None,
     ) -> Page:
         """Records deleted since `since`, from the vendor's deleted-records endpoint, as
-        `{"id", "deleted_at"}` (`deleted_at` as the vendor wrote it)."""
+        `{"id", "deleted_at"}`: `deleted_at` in RFC 3339 UTC whatever the vendor's
+        `deleted_at_format`, `None` where the vendor gives no time."""
         obj = self._object(object_name)
         deletes = obj.deletes
         if not isinstance(deletes, DeletedEndpoint):
@@ -216,13 +222,7 @@ class VendorClient:
             raw, next_state = await self._page(
                 "deleted", object_name, spec, params, pagination, page_state, page_size
             )
-            records = [
-                {
-                    "id": record_id(item, deletes.id_field, where=where),
-                    "deleted_at": item.get(deletes.deleted_at_field),
-                }
-                for item in raw
-            ]
+            records = [deleted_record(item, deletes, where=where) for item in raw]
         return Page(records, next_state)
 
     async def check(self) -> None:

@@ -3,7 +3,8 @@
 A built-in element may name a module (`hooks: interlink.elements.hooks.acme`) defining any
 of `normalize_record`, `classify` and `prepare_request`; what it leaves out keeps the
 default behaviour. A `classify` hook replaces the mapping; it can call
-`interlink.vendor.errors.classify` for the cases it does not handle itself.
+`interlink.vendor.errors.classify` for the cases it does not handle itself. Only modules
+inside `interlink.elements.hooks` are ever imported.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from interlink.elements.definition import ElementDefinition
+from interlink.elements.definition import HOOKS_PACKAGE, ElementDefinition, is_hooks_module
 from interlink.errors import ConfigurationError
 from interlink.vendor.errors import VendorError, classify
 
@@ -74,6 +75,9 @@ def load_hooks(module_path: str | None) -> Hooks:
     """The hooks of the module at `module_path` (imported once), defaults where it has none."""
     if module_path is None:
         return DEFAULT_HOOKS
+    if not is_hooks_module(module_path):
+        # The definition format refuses these already; this is the second lock.
+        raise ConfigurationError(f"hooks modules live in {HOOKS_PACKAGE}, not {module_path!r}")
     try:
         module = importlib.import_module(module_path)
     except ImportError as exc:

@@ -185,10 +185,11 @@ class ClientCredentialsAuth(_TokenAuth):
 class RefreshTokenAuth(_TokenAuth):
     """`grant_type=refresh_token`: renews the access token; rotated tokens are handed on.
 
-    `seed` is the stored credentials: `access_token` and `token_expires_at` (unix seconds
-    or RFC 3339) spare a refresh when the stored token is still good. Every renewal is
-    passed to `on_tokens` as `{"access_token", <refresh_token_field>, "token_expires_at"}`
-    so the caller can store it, encrypted, before a rotated refresh token is lost.
+    `seed` is the stored credentials: the access token at `access_token_field` and its
+    expiry at `expires_at_field` (unix seconds or RFC 3339) spare a refresh when the
+    stored token is still good. Every renewal is passed to `on_tokens` as
+    `{<access_token_field>, <refresh_token_field>, <expires_at_field>}` so the caller can
+    store it, encrypted, before a rotated refresh token is lost.
     """
 
     def __init__(
@@ -197,6 +198,8 @@ class RefreshTokenAuth(_TokenAuth):
         *,
         refresh_token: str,
         refresh_token_field: str = "refresh_token",
+        access_token_field: str = "access_token",
+        expires_at_field: str = "token_expires_at",
         seed: Mapping[str, Any] | None = None,
         on_tokens: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
@@ -204,13 +207,15 @@ class RefreshTokenAuth(_TokenAuth):
         super().__init__(client, clock=clock)
         self._refresh_token = refresh_token
         self._refresh_token_field = refresh_token_field
+        self._access_token_field = access_token_field
+        self._expires_at_field = expires_at_field
         self._on_tokens = on_tokens
         seed = seed or {}
-        stored_token = seed.get("access_token")
+        stored_token = seed.get(access_token_field)
         if isinstance(stored_token, str) and stored_token:
             client.redactor.add(stored_token)
             self._access_token = stored_token
-            self._expires_at = _unix_time(seed.get("token_expires_at"))
+            self._expires_at = _unix_time(seed.get(expires_at_field))
             if self._expires_at is not None:
                 self._renew_at = self._expires_at - RENEW_MARGIN_SECONDS
 
@@ -232,9 +237,9 @@ class RefreshTokenAuth(_TokenAuth):
         expires_at = None if self._expires_at is None else math.floor(self._expires_at)
         await self._on_tokens(
             {
-                "access_token": tokens.access_token,
+                self._access_token_field: tokens.access_token,
                 self._refresh_token_field: self._refresh_token,
-                "token_expires_at": expires_at,
+                self._expires_at_field: expires_at,
             }
         )
 

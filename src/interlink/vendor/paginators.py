@@ -65,7 +65,7 @@ class Paginator(ABC, Generic[ConfigT]):
         self.config = config
         self.base_url = httpx.URL(base_url)
         # Never more than the element's page size: past the vendor's maximum, every page
-        # would look short and page or offset paging would stop early.
+        # would look short, and `stop_on_short_page` would stop early.
         configured: int = getattr(config, "page_size", 100)
         self.page_size = min(page_size, configured) if page_size else configured
         self.has_next = False
@@ -226,16 +226,49 @@ class NextUrlPaginator(_NextUrlGuard[NextUrlPagination]):
         self._follow(response, lookup(json_body(response), self.config.next_url_path))
 
 
-class _Counting(Paginator[ConfigT]):
-    """Positions we compute (page, offset): a short or empty page is the last one."""
+CountingConfigT = TypeVar("CountingConfigT", bound=PageNumberPagination | OffsetPagination)
 
-    def __init__(self, config: ConfigT, **options: Any) -> None:
+
+class _Counting(Paginator[CountingConfigT]):
+    """Positions we compute (page, offset): nothing in them says where the listing ends.
+
+    The element's `has_more_path` or `total_path` decides where it names one; otherwise a
+    short page ends the listing only with `stop_on_short_page`, and by default only an
+    empty page does: a vendor that caps its page size below ours sends short pages long
+    before the end, and stopping there would silently lose every record after them.
+    """
+
+    def __init__(self, config: CountingConfigT, **options: Any) -> None:
         super().__init__(config, **options)
         self._last_page: str | None = None
 
-    def _is_last(self, records: list[Any]) -> bool:
-        if len(records) < self.page_size:
-            return True
+    @property
+    @abstractmethod
+    def records_read(self) -> int:
+        """How many records the listing has read, this page included."""
+
+    def _more_after(self, response: httpx.Response, records: list[Any]) -> bool:
+        """Whether another page follows the one just read (after `records_read` counts it)."""
+        config = self.config
+        if config.has_more_path is not None:
+            more = self._flag(response, config.has_more_path)
+        elif config.total_path is not None:
+            more = self.records_read < self._total(response, config.total_path)
+        elif config.stop_on_short_page:
+            more = len(records) >= self.page_size
+        else:
+            more = bool(records)
+        if not records:
+            if more:
+                # Asking again would only repeat this page (an offset cannot advance on
+                # nothing); stopping would drop what the vendor says is still there.
+                raise PaginationError("the vendor says more records follow but sent an empty page")
+            return False
+        if more:
+            self._check_not_repeated(records)
+        return more
+
+    def _check_not_repeated(self, records: list[Any]) -> None:
         # A vendor that ignores the page parameter sends the same page forever.
         fingerprint = hashlib.sha256(
             json.dumps(records, sort_keys=True, default=str).encode()
@@ -243,7 +276,23 @@ class _Counting(Paginator[ConfigT]):
         if fingerprint == self._last_page:
             raise PaginationError("the vendor returned the same page twice; stopping a loop")
         self._last_page = fingerprint
-        return False
+
+    @staticmethod
+    def _flag(response: httpx.Response, path: str) -> bool:
+        value = lookup(json_body(response), path)
+        if not isinstance(value, bool):
+            # A misspelt path would read as "no more" on the first page: fail loudly.
+            raise PaginationError(f"the answer has no true/false at {path!r}")
+        return value
+
+    @staticmethod
+    def _total(response: httpx.Response, path: str) -> int:
+        value = lookup(json_body(response), path)
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PaginationError(f"the answer has no record count at {path!r}")
+        return value
 
     def state(self) -> dict[str, Any]:
         # The page size is part of the position: page 3 of 50 is not page 3 of 100.
@@ -265,12 +314,18 @@ class PageNumberPaginator(_Counting[PageNumberPagination]):
     def __init__(self, config: PageNumberPagination, **options: Any) -> None:
         super().__init__(config, **options)
         self.page = config.first_page
+        self.read = 0
+
+    @property
+    def records_read(self) -> int:
+        return self.read
 
     def first_request_params(self, params: Mapping[str, str]) -> dict[str, str]:
         return {**super().first_request_params(params), self.config.page_param: str(self.page)}
 
     def update(self, response: httpx.Response, records: list[Any]) -> None:
-        self.has_next = not self._is_last(records)
+        self.read += len(records)
+        self.has_next = self._more_after(response, records)
         if self.has_next:
             self.page += 1
 
@@ -278,15 +333,19 @@ class PageNumberPaginator(_Counting[PageNumberPagination]):
         return PageRequest(first.url, {**first.params, self.config.page_param: str(self.page)})
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "page": self.page if self.has_next else None}
+        return {**super().state(), "page": self.page if self.has_next else None, "read": self.read}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         super().restore(state)
         page = state.get("page")
         if page is not None and (not isinstance(page, int) or isinstance(page, bool)):
             raise InvalidInput("the page state has an invalid page", field="page_state")
+        read = state.get("read", 0)  # absent from states written before total_path existed
+        if not isinstance(read, int) or isinstance(read, bool) or read < 0:
+            raise InvalidInput("the page state has an invalid record count", field="page_state")
         self.has_next = page is not None
         self.page = page if page is not None else self.config.first_page
+        self.read = read
 
 
 class OffsetPaginator(_Counting[OffsetPagination]):
@@ -296,12 +355,16 @@ class OffsetPaginator(_Counting[OffsetPagination]):
         super().__init__(config, **options)
         self.offset = 0
 
+    @property
+    def records_read(self) -> int:
+        return self.offset
+
     def first_request_params(self, params: Mapping[str, str]) -> dict[str, str]:
         return {**super().first_request_params(params), self.config.offset_param: "0"}
 
     def update(self, response: httpx.Response, records: list[Any]) -> None:
-        self.has_next = not self._is_last(records)
         self.offset += len(records)
+        self.has_next = self._more_after(response, records)
 
     def next_request(self, first: PageRequest) -> PageRequest:
         return PageRequest(first.url, {**first.params, self.config.offset_param: str(self.offset)})

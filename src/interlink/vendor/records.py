@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlink.elements.definition import DeletedEndpoint
 from interlink.errors import ConfigurationError
 from interlink.vendor.errors import FatalVendorError
 from interlink.vendor.hooks import Hooks
 from interlink.vendor.paths import MISSING, lookup
+from interlink.vendor.times import parse_time, rfc3339
 
 
 def extract_records(body: Any, records_path: str | None, *, where: str) -> list[dict[str, Any]]:
@@ -55,3 +57,25 @@ def normalize_record(
     if not isinstance(normalized, dict) or not isinstance(normalized.get("id"), str):
         raise ConfigurationError(f"{where}: normalize_record must keep a string 'id'")
     return normalized
+
+
+def deleted_record(item: dict[str, Any], deletes: DeletedEndpoint, *, where: str) -> dict[str, Any]:
+    """`{"id", "deleted_at"}` of one entry of a deleted-records endpoint.
+
+    `deleted_at` is RFC 3339 UTC whatever the vendor's `deleted_at_format`, or `None` where
+    the vendor gives no time. A time not in that format is an error rather than passed on:
+    a misread time would misplace the delete among the record's other events.
+    """
+    value = lookup(item, deletes.deleted_at_field)
+    moment: str | None = None
+    if value is not None:
+        try:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ValueError(f"not a string or number but {type(value).__name__}")
+            moment = rfc3339(parse_time(value, deletes.deleted_at_format))
+        except (ValueError, OverflowError, OSError) as exc:
+            raise FatalVendorError(
+                f"{where}: {deletes.deleted_at_field} {value!r} is not a "
+                f"{deletes.deleted_at_format} time ({exc})"
+            ) from exc
+    return {"id": record_id(item, deletes.id_field, where=where), "deleted_at": moment}

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from interlink.elements.definition import Request
 from interlink.elements.templates import render
-from interlink.errors import InvalidInput
 
 
 def fill_path(
     template: str, config: Mapping[str, Any], values: Mapping[str, str] | None = None
 ) -> str:
-    """`{config.x}` from the instance, then `{name}` (`{id}`, `{export_id}`) from `values`.
+    """`{config.x}` from the instance and `{name}` (`{id}`, `{export_id}`) from `values`.
 
     Values are quoted into one path segment, so a record id cannot reach another endpoint.
     """
-    path = render(template, config)
-    for name, value in (values or {}).items():
-        if value in ("", ".", ".."):
-            # Quoting keeps a value inside its segment; these would still move the path.
-            raise InvalidInput(f"{value!r} is not a valid {name}", field=name)
-        path = path.replace(f"{{{name}}}", quote(str(value), safe=""))
-    return path
+    return render(template, config, values or {})
 
 
 def fill_params(spec: Request, config: Mapping[str, Any]) -> dict[str, str]:

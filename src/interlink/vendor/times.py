@@ -33,3 +33,10 @@ def parse_time(value: str | int | float, time_format: TimeFormat) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("an RFC 3339 time needs an offset")
     return parsed.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`moment` in RFC 3339 UTC (`…Z`): milliseconds, or microseconds where it has them."""
+    moment = moment.astimezone(UTC)
+    timespec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
