@@ -18,6 +18,8 @@ import pytest
 from interlink.storage.database import Database
 from interlink.storage.migrate import migrate
 
+pytest_plugins = ["tests.hub_fixtures"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "INTERLINK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -1,4 +1,6 @@
-"""A hub served by uvicorn on loopback, an organization, and an authenticated client."""
+"""Fixtures for tests of a running hub: uvicorn on loopback, an organization, a client.
+
+Loaded for every test by `tests/conftest.py` (pytest_plugins)."""
 
 from __future__ import annotations
 

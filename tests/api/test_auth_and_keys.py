@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from interlink.server import RunningHub
-from tests.api.conftest import Org
+from tests.hub_fixtures import Org
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ async def test_only_hashes_are_stored(hub: RunningHub, api: httpx.AsyncClient, o
 async def test_another_organizations_key_cannot_be_revoked(
     hub: RunningHub, api: httpx.AsyncClient
 ) -> None:
-    from tests.api.conftest import make_org
+    from tests.hub_fixtures import make_org
 
     other = await make_org(hub, "Other")
     async with httpx.AsyncClient(

@@ -6,7 +6,7 @@ import httpx
 import yaml
 
 from interlink.server import RunningHub
-from tests.api.conftest import make_org
+from tests.hub_fixtures import make_org
 
 CUSTOM_YAML = """\
 key: tickets

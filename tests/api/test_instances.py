@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from interlink.server import RunningHub, running_hub
 from interlink.settings import Settings
-from tests.api.conftest import make_org
+from tests.hub_fixtures import make_org
 
 # Nothing listens there: creating an instance must not need the vendor.
 UNREACHABLE = "http://127.0.0.1:9"
