@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from interlink.runtime import JobRuntime
 from interlink.security.outbound import guarded_transport
 from interlink.security.secrets_box import SecretBox
 from interlink.settings import Settings
@@ -24,6 +25,14 @@ class Hub:
     secrets: SecretBox
     limiters: RateLimiterRegistry = field(default_factory=RateLimiterRegistry)
     listen_url: str = "http://127.0.0.1:8000"
+    # Set once the task registry (which needs the hub) exists; see server.build_hub.
+    runtime_: JobRuntime | None = None
+
+    @property
+    def runtime(self) -> JobRuntime:
+        if self.runtime_ is None:
+            raise RuntimeError("the hub has no job runtime yet")
+        return self.runtime_
 
     @property
     def public_url(self) -> str:

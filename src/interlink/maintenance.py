@@ -1,4 +1,5 @@
-"""Housekeeping jobs: forget stale idempotency answers and old finished jobs, hourly."""
+"""Housekeeping, hourly: retention of events and deliveries, stale idempotency answers, and
+finished jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 from datetime import timedelta
 
 from interlink.api.idempotency import purge_expired
+from interlink.eventing.retention import apply_retention
 from interlink.hub import Hub
 from interlink.runtime import AlreadyQueued, JobContext, JobRuntime, TaskRegistry
 from interlink.storage.types import utcnow
@@ -18,10 +20,21 @@ FINISHED_JOBS_KEPT = timedelta(days=7)
 def register_maintenance(registry: TaskRegistry, hub: Hub) -> None:
     @registry.task(name=MAINTENANCE_TASK)
     async def maintenance(context: JobContext) -> None:
+        keep = timedelta(days=hub.settings.events_retention_days)
         async with hub.database.transaction() as session:
             answers = await purge_expired(session)
+            removed = await apply_retention(session, keep=keep)
         jobs = await context.runtime.purge_finished(FINISHED_JOBS_KEPT)
-        context.log.info("maintenance: %d idempotency answers, %d jobs removed", answers, jobs)
+        context.log.info(
+            "maintenance removed %d events, %d deliveries, %d fingerprints, %d instances, "
+            "%d idempotency answers, %d jobs",
+            removed.events,
+            removed.deliveries,
+            removed.fingerprints,
+            removed.instances,
+            answers,
+            jobs,
+        )
         await schedule_maintenance(context.runtime, delay=MAINTENANCE_EVERY)
 
 

@@ -10,6 +10,9 @@ from fastapi import FastAPI
 
 from interlink.api.app import create_app
 from interlink.asgi_server import bind_socket, serving, url_of
+from interlink.eventing.polling.scheduler import PollScheduler
+from interlink.eventing.polling.tasks import register_polling
+from interlink.eventing.webhooks.registration import register_webhook_tasks
 from interlink.hub import Hub
 from interlink.maintenance import register_maintenance, schedule_maintenance
 from interlink.runtime import EmbeddedRuntime, TaskRegistry
@@ -21,26 +24,38 @@ def task_registry(hub: Hub) -> TaskRegistry:
     """Every background task the hub knows, bound to its state."""
     registry = TaskRegistry()
     register_maintenance(registry, hub)
+    register_polling(registry, hub)
+    register_webhook_tasks(registry, hub)
     return registry
+
+
+def build_hub(settings: Settings, *, listen_url: str) -> Hub:
+    """The shared state with its job runtime (which can defer even when no worker runs)."""
+    hub = Hub.from_settings(settings)
+    hub.listen_url = listen_url
+    hub.runtime_ = EmbeddedRuntime(hub.database, task_registry(hub))
+    return hub
 
 
 def build_app(settings: Settings, *, workers: bool, listen_url: str) -> FastAPI:
     """The ASGI app whose lifespan migrates, starts the workers and closes everything."""
-    hub = Hub.from_settings(settings)
-    hub.listen_url = listen_url
+    hub = build_hub(settings, listen_url=listen_url)
+    runtime = hub.runtime
     app = create_app(hub)
-    runtime = EmbeddedRuntime(hub.database, task_registry(hub))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await migrate(hub.database)
+        scheduler = PollScheduler(hub)
         if workers:
             await runtime.start()
+            await scheduler.start()
             await schedule_maintenance(runtime)
         try:
             yield
         finally:
             if workers:
+                await scheduler.stop()
                 await runtime.stop(timeout=10)
             await hub.close()
 

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     min_poll_interval: int = Field(default=1, ge=1)
     vendor_timeout_seconds: float = 30.0
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Delivery of an instance is disabled after this long of nothing but failures.
+    delivery_disable_after_seconds: float = Field(default=5 * 24 * 3600, gt=0)
+    events_retention_days: float = Field(default=30, gt=0)
+    bulk_files_retention_days: float = Field(default=3, gt=0)
+    # Spread of poll times around the interval, so many instances do not poll in step.
+    poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
 
     @field_validator("retry_schedule")
     @classmethod

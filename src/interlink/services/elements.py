@@ -61,7 +61,11 @@ async def remove(session: AsyncSession, organization_id: str, key: str) -> None:
     in_use = await session.scalar(
         select(func.count())
         .select_from(Instance)
-        .where(Instance.organization_id == organization_id, Instance.element_key == key)
+        .where(
+            Instance.organization_id == organization_id,
+            Instance.element_key == key,
+            Instance.deleted_at.is_(None),
+        )
     )
     if in_use:
         raise Conflict(f"element {key!r} is used by {in_use} instance(s); delete them first")

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from interlink.elements.catalog import find_element
 from interlink.elements.definition import ElementDefinition
 from interlink.errors import InvalidInput, NotFound
+from interlink.eventing import lifecycle
+from interlink.eventing.status import object_status
+from interlink.eventing.webhooks.registration import hook_url
 from interlink.hub import Hub
 from interlink.ids import new_id
 from interlink.services.instance_config import EventsSettings, check_events, split_config
@@ -89,6 +92,7 @@ async def create_instance(
     )
     session.add(instance)
     await session.flush()
+    await lifecycle.instance_created(session, hub, instance)
     return instance
 
 
@@ -96,7 +100,9 @@ async def get_instance(session: AsyncSession, organization_id: str, instance_id:
     """Another organization's instance is simply not found."""
     instance = await session.scalar(
         select(Instance).where(
-            Instance.id == instance_id, Instance.organization_id == organization_id
+            Instance.id == instance_id,
+            Instance.organization_id == organization_id,
+            Instance.deleted_at.is_(None),
         )
     )
     if instance is None:
@@ -107,7 +113,9 @@ async def get_instance(session: AsyncSession, organization_id: str, instance_id:
 async def list_instances(
     session: AsyncSession, organization_id: str, *, after: str | None, limit: int
 ) -> list[Instance]:
-    query = select(Instance).where(Instance.organization_id == organization_id)
+    query = select(Instance).where(
+        Instance.organization_id == organization_id, Instance.deleted_at.is_(None)
+    )
     if after:
         query = query.where(Instance.id > after)
     return list(await session.scalars(query.order_by(Instance.id).limit(limit)))
@@ -135,11 +143,14 @@ async def update_instance(
             allow_private=allow_private,
         )
         instance.events = events.model_dump()
+    reenabled = patch.delivery is not None and instance.delivery_state != "enabled"
     if patch.delivery is not None:
         instance.delivery_state = "enabled"
         instance.delivery_reason = None
+        instance.delivery_failing_since = None
     instance.updated_at = utcnow()
     await session.flush()
+    await lifecycle.instance_updated(session, hub, instance, delivery_reenabled=reenabled)
     return instance
 
 
@@ -172,11 +183,15 @@ async def _apply_config(
         instance.auth_state, instance.auth_message, instance.auth_checked_at = "unknown", None, None
 
 
-async def delete_instance(session: AsyncSession, instance: Instance) -> None:
-    await session.delete(instance)
+async def delete_instance(hub: Hub, session: AsyncSession, instance: Instance) -> None:
+    """Gone from the API at once; jobs see `deleted_at` and stop, data follows retention."""
+    instance.deleted_at = utcnow()
+    instance.events = {**instance.events, "enabled": False}
+    await session.flush()
+    await lifecycle.instance_deleted(session, hub, instance)
 
 
-def describe_instance(hub: Hub, instance: Instance) -> dict[str, Any]:
+async def describe_instance(hub: Hub, session: AsyncSession, instance: Instance) -> dict[str, Any]:
     """The public shape of an instance: never its credentials."""
     events = dict(instance.events)
     events["signing_secret"] = hub.secrets.decrypt(instance.signing_secret)
@@ -193,23 +208,13 @@ def describe_instance(hub: Hub, instance: Instance) -> dict[str, Any]:
                 "checked_at": _iso(instance.auth_checked_at),
             },
             "delivery": {"state": instance.delivery_state, "reason": instance.delivery_reason},
-            "objects": {
-                name: {
-                    "state": "baselining",
-                    "last_poll_at": None,
-                    "last_poll_outcome": None,
-                    "high_water_mark": None,
-                    "lag_seconds": None,
-                    "last_error": None,
-                }
-                for name in events.get("objects", [])
-            },
+            "objects": await object_status(session, instance),
         },
         "created_at": _iso(instance.created_at),
         "updated_at": _iso(instance.updated_at),
     }
     if events.get("mode") == "webhook":
-        answer["webhook_url"] = f"{hub.public_url}/v1/hooks/{instance.id}/{instance.hook_token}"
+        answer["webhook_url"] = hook_url(hub, instance)
     return answer
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from interlink.storage.types import JSONDocument, UTCDateTime, utcnow
@@ -77,6 +87,15 @@ class Instance(Base):
     auth_checked_at: Mapped[datetime | None]
     delivery_state: Mapped[str] = mapped_column(String(20), default="enabled")
     delivery_reason: Mapped[str | None] = mapped_column(Text)
+    # Failures since the last success; delivery is disabled when this gets too old.
+    delivery_failing_since: Mapped[datetime | None]
+    # The previous signing secret, still signing deliveries until `previous_secret_expires_at`.
+    previous_signing_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None]
+    # The last `sequence` handed to an event of this instance.
+    event_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Deleted instances disappear from the API at once; their data follows retention.
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -129,3 +148,121 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventStream(Base):
+    """Polling state of one object of one instance: its mark, its schedule, its health."""
+
+    __tablename__ = "event_streams"
+    __table_args__ = (Index("ix_event_streams_due", "next_poll_at"),)
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    object_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), default="baselining")
+    # The vendor's own updated time of the newest change seen (RFC 3339, as the vendor
+    # wrote it), never the hub's clock.
+    high_water_mark: Mapped[str | None] = mapped_column(String(64))
+    deletes_mark: Mapped[str | None] = mapped_column(String(64))
+    next_poll_at: Mapped[datetime | None]
+    next_full_scan_at: Mapped[datetime | None]
+    last_poll_at: Mapped[datetime | None]
+    last_poll_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_event_at: Mapped[datetime | None]
+    # A poll's progress through the vendor's pages, so a crashed poll resumes (JSON).
+    checkpoint: Mapped[dict[str, Any] | None]
+
+
+class Fingerprint(Base):
+    """What Interlink last saw of one record: enough to tell new, changed, same and gone."""
+
+    __tablename__ = "fingerprints"
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    object_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vendor_updated: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(32))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The full scan that last saw the record, for vendors whose deletes only show by absence.
+    scan_id: Mapped[str | None] = mapped_column(String(40))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """One change of one record, stored before it is delivered; its id never changes."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "sequence"),
+        # A vendor's webhook event seen twice is stored once.
+        Index(
+            "uq_events_vendor_event",
+            "instance_id",
+            "vendor_event_id",
+            unique=True,
+            sqlite_where=text("vendor_event_id IS NOT NULL"),
+            postgresql_where=text("vendor_event_id IS NOT NULL"),
+        ),
+        Index("ix_events_recorded", "recorded_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    object_name: Mapped[str] = mapped_column(String(100))
+    record_id: Mapped[str] = mapped_column(String(255))
+    change: Mapped[str] = mapped_column(String(20))
+    record: Mapped[dict[str, Any] | None]
+    vendor_time: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20))
+    vendor_event_id: Mapped[str | None] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One batch of events for one callback URL; `id` is also its `webhook-id`."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_instance_status", "instance_id", "status", "id"),
+        Index("ix_deliveries_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    event_ids: Mapped[list[str]] = mapped_column(JSONDocument)
+    first_sequence: Mapped[int] = mapped_column(BigInteger)
+    last_sequence: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: when, what answered, how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)

@@ -29,7 +29,7 @@ async def create_instance(
 ) -> Response:
     async def create() -> tuple[int, Any]:
         instance = await service.create_instance(hub, session, caller.organization_id, body)
-        return 201, service.describe_instance(hub, instance)
+        return 201, await service.describe_instance(hub, session, instance)
 
     return await idempotent(request, session, caller.organization_id, create)
 
@@ -47,7 +47,7 @@ async def list_instances(
     )
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    data = [service.describe_instance(hub, row) for row in rows]
+    data = [await service.describe_instance(hub, session, row) for row in rows]
     return page(data, encode_cursor(rows[-1].id) if more else None)
 
 
@@ -59,7 +59,7 @@ async def get_instance(
     session: AsyncSession = Depends(get_session),
 ) -> dict[str, Any]:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
-    return service.describe_instance(hub, instance)
+    return await service.describe_instance(hub, session, instance)
 
 
 @router.patch("/{instance_id}")
@@ -72,17 +72,18 @@ async def patch_instance(
 ) -> dict[str, Any]:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
     instance = await service.update_instance(hub, session, instance, body)
-    return service.describe_instance(hub, instance)
+    return await service.describe_instance(hub, session, instance)
 
 
 @router.delete("/{instance_id}", status_code=204)
 async def delete_instance(
     instance_id: str,
+    hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
-    await service.delete_instance(session, instance)
+    await service.delete_instance(hub, session, instance)
     return Response(status_code=204)
 
 
@@ -101,4 +102,4 @@ async def check_instance(
         outcome = {"ok": False, "error": str(exc)}
     async with hub.database.transaction() as session:
         instance = await service.get_instance(session, caller.organization_id, instance_id)
-        return {"check": outcome, **service.describe_instance(hub, instance)}
+        return {"check": outcome, **await service.describe_instance(hub, session, instance)}

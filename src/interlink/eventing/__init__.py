@@ -1,0 +1,1 @@
+"""Eventing: change events from polling and vendor webhooks, delivered as signed CloudEvents."""

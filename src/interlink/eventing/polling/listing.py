@@ -1,0 +1,124 @@
+"""The listing steps of a poll: the baseline, the changes since the mark, and full scans.
+
+Every page is committed on its own: its events, fingerprints and the checkpoint to resume
+from, in one transaction. Where the element lists changes in ascending updated order the
+mark moves with every page; otherwise it moves only once the listing is complete, and the
+next poll reaches back by the listing's duration as well as the overlap window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.elements.definition import DeletedEndpoint, NoDeletes
+from interlink.eventing.polling import fingerprint_store
+from interlink.eventing.polling.classify import sight, time_format
+from interlink.eventing.polling.commit import apply_sightings, save
+from interlink.eventing.polling.full_scan import compare_scan
+from interlink.eventing.polling.marks import later, latest, reach_back, shifted_mark
+from interlink.eventing.polling.progress import BASELINE, CHANGES, SCAN, Progress, iso, now_iso
+from interlink.eventing.polling.run import PollRun, needs_periodic_scan, owned_stream
+from interlink.eventing.polling.streams import LIVE
+from interlink.ids import new_id
+from interlink.storage.models import EventStream, Instance
+from interlink.storage.types import utcnow
+from interlink.vendor import VendorClient
+
+
+def changes_since(run: PollRun, progress: Progress) -> datetime | None:
+    """The filter of a changes listing: the mark, less the overlap window and look-back."""
+    reach = run.element.polling.overlap_seconds + progress.lookback_seconds
+    return reach_back(run.high_water_mark, time_format(run.obj), reach)
+
+
+def start_listing(run: PollRun, progress: Progress) -> Progress:
+    step = progress.step
+    since = changes_since(run, progress) if step == CHANGES else None
+    scan_id = new_id("scan") if step in (BASELINE, SCAN) else None
+    return replace(progress, since=iso(since), listing_started_at=now_iso(), scan_id=scan_id)
+
+
+async def run_listing(run: PollRun, client: VendorClient, progress: Progress) -> Progress:
+    """Read the listing of the current step to its end, committing page by page."""
+    obj = run.obj
+    step = progress.step
+    fresh = progress.listing_started_at is None
+    if fresh:
+        progress = start_listing(run, progress)
+    since = datetime.fromisoformat(progress.since) if progress.since else None
+    ascending = bool(
+        step == CHANGES and since is not None and obj.changed_since and obj.changed_since.ascending
+    )
+    emit = step != BASELINE or run.history
+    fmt = time_format(obj)
+    page_state = progress.page_state
+    while True:
+        page = await client.list_page(run.object_name, changed_since=since, page_state=page_state)
+        run.pages += 1
+        sightings = [sight(record, obj) for record in page.records]
+        newest = latest([sighting.vendor_updated for sighting in sightings], fmt)
+        async with owned_stream(run) as (session, stream, instance):
+            if fresh and step == BASELINE:
+                await fingerprint_store.forget(session, instance.id, run.object_name)
+            await apply_sightings(
+                session, run, instance, stream, sightings, emit=emit, scan_id=progress.scan_id
+            )
+            if ascending:
+                stream.high_water_mark = later(stream.high_water_mark, newest, fmt)
+            else:
+                progress = replace(progress, max_seen=later(progress.max_seen, newest, fmt))
+            progress = progress.next_page(page.next_state)
+            if page.next_state is None:
+                progress = await complete_listing(
+                    session, run, instance, stream, progress, ascending=ascending
+                )
+            save(stream, progress)
+        fresh = False
+        if page.next_state is None:
+            return progress
+        page_state = page.next_state
+
+
+async def complete_listing(
+    session: AsyncSession,
+    run: PollRun,
+    instance: Instance,
+    stream: EventStream,
+    progress: Progress,
+    *,
+    ascending: bool,
+) -> Progress:
+    """The end of a listing, in its last page's transaction: marks, state, schedules."""
+    obj, fmt, now = run.obj, time_format(run.obj), utcnow()
+    started = progress.listing_started() or now
+    duration = max((now - started).total_seconds(), 0.0)
+    step = progress.step
+    lookback = progress.lookback_seconds
+    if step in (BASELINE, CHANGES) or obj.changed_since is None:
+        if not ascending:
+            stream.high_water_mark = later(stream.high_water_mark, progress.max_seen, fmt)
+        # A scan of an object without changed-since reads everything: no look-back needed.
+        lookback = 0.0 if ascending or step == SCAN else round(duration, 3)
+    full_scan_every = timedelta(seconds=run.element.polling.full_scan_interval_seconds)
+    if step == BASELINE:
+        stream.state = LIVE
+        if needs_periodic_scan(obj):
+            stream.next_full_scan_at = now + full_scan_every
+    if step == SCAN:
+        if isinstance(obj.deletes, NoDeletes) and progress.scan_id is not None:
+            problem = await compare_scan(session, run, instance, stream, progress.scan_id, started)
+            if problem:
+                run.problems.append(problem)
+        if needs_periodic_scan(obj):
+            stream.next_full_scan_at = now + full_scan_every
+    deletes = obj.deletes
+    if isinstance(deletes, DeletedEndpoint) and stream.deletes_mark is None:
+        # Deletes are read from here on: from before this listing began, as the mark stands
+        # for the newest change it saw, and a record read early may have gone since.
+        stream.deletes_mark = shifted_mark(
+            stream.high_water_mark, fmt, deletes.since_format, duration
+        )
+    return replace(progress, lookback_seconds=lookback).step_done()
