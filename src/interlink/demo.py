@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from interlink.asgi_server import serving
+from interlink.demo_receiver import Receiver
 from interlink.sandbox.config import SandboxConfig
 from interlink.sandbox.server import running_sandbox
 from interlink.server import running_hub
@@ -40,6 +43,7 @@ class DemoRun:
     short_names: dict[str, str] = field(default_factory=dict)
     records_read: int = 0
     records_written: int = 0
+    events_received: int = 0
 
     async def call(
         self,
@@ -79,11 +83,17 @@ async def run_demo(console: Console) -> DemoRun:
             allow_private_networks=True,  # the demo's vendor and receiver are on loopback
         )
         sandbox_config = SandboxConfig(api_key=SANDBOX_KEY, seed=SEEDED_CONTACTS)
-        async with running_sandbox(sandbox_config) as sandbox, running_hub(settings) as hub:
+        receiver = Receiver()
+        async with (
+            running_sandbox(sandbox_config) as sandbox,
+            running_hub(settings) as hub,
+            serving(receiver.app()) as receiver_url,
+        ):
             console.print(
                 Panel.fit(
                     f"Sandbox CRM  {sandbox.url}  ({SEEDED_CONTACTS} contacts)\n"
                     f"Interlink    {hub.url}\n"
+                    f"Receiver     {receiver_url}/hook\n"
                     f"Data folder  {folder}",
                     title="Interlink demo",
                 )
@@ -94,6 +104,11 @@ async def run_demo(console: Console) -> DemoRun:
             headers = {"Authorization": f"Bearer {api_key}"}
             async with httpx.AsyncClient(base_url=hub.url, headers=headers, timeout=30) as client:
                 await walk(run, client, sandbox.url)
+                vendor_headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
+                async with httpx.AsyncClient(
+                    base_url=sandbox.url, headers=vendor_headers, timeout=30
+                ) as vendor:
+                    await walk_events(run, client, vendor, receiver, f"{receiver_url}/hook")
     elapsed = time.monotonic() - started
     summarize(run, elapsed)
     return run
@@ -187,6 +202,95 @@ async def walk(run: DemoRun, client: httpx.AsyncClient, sandbox_url: str) -> Non
     await run.call(client, "Gone at the vendor", "GET", record, expect=404)
 
 
+async def walk_events(
+    run: DemoRun,
+    client: httpx.AsyncClient,
+    vendor: httpx.AsyncClient,
+    receiver: Receiver,
+    callback_url: str,
+) -> None:
+    """Polling and webhook mode: changes at the vendor arrive, verified, at the receiver."""
+    run.console.rule("Events")
+    polling = await run.call(
+        client,
+        "Watch contacts by polling",
+        "POST",
+        "/v1/instances",
+        expect=201,
+        json={
+            "element": "sandbox",
+            "name": "demo-polling",
+            "config": {"base_url": str(vendor.base_url).rstrip("/"), "api_key": SANDBOX_KEY},
+            "events": {
+                "enabled": True,
+                "mode": "polling",
+                "objects": ["contacts"],
+                "poll_interval_seconds": 2,
+                "callback_url": callback_url,
+            },
+        },
+    )
+    receiver.secrets[polling["id"]] = polling["events"]["signing_secret"]
+    run.short_names[polling["id"]] = "{polling}"
+    poll = f"/v1/instances/{polling['id']}/poll"
+    baseline = await run.call(
+        client, "Take the baseline", "POST", poll, expect=200, params={"wait": "true"}
+    )
+    run.console.print(f"   contacts: {baseline['objects']['contacts']['state']}")
+
+    created = (await vendor.post("/api/contacts", json={"email": "grace@example.com"})).json()
+    await vendor.patch(f"/api/contacts/{created['id']}", json={"title": "Rear Admiral"})
+    seeded = (await vendor.get("/api/contacts", params={"limit": 2})).json()["results"]
+    await vendor.patch(f"/api/contacts/{seeded[0]['id']}", json={"title": "Countess"})
+    await vendor.delete(f"/api/contacts/{seeded[1]['id']}")
+    run.console.print("   at the vendor: 1 contact created and updated, 1 updated, 1 deleted")
+    await run.call(client, "Poll now", "POST", poll, expect=200, params={"wait": "true"})
+    if not await receiver.wait_for(3, seconds=30):
+        raise DemoFailed(f"expected 3 events from polling, got {len(receiver.events)}")
+
+    webhooks = await run.call(
+        client,
+        "Watch contacts by vendor webhooks",
+        "POST",
+        "/v1/instances",
+        expect=201,
+        json={
+            "element": "sandbox",
+            "name": "demo-webhooks",
+            "config": {"base_url": str(vendor.base_url).rstrip("/"), "api_key": SANDBOX_KEY},
+            "events": {
+                "enabled": True,
+                "mode": "webhook",
+                "objects": ["contacts"],
+                "callback_url": callback_url,
+            },
+        },
+    )
+    receiver.secrets[webhooks["id"]] = webhooks["events"]["signing_secret"]
+    run.short_names[webhooks["id"]] = "{webhooks}"
+    await _wait_for_subscription(vendor)
+    run.console.print("   the hub registered its webhook at the sandbox")
+    await vendor.post("/api/contacts", json={"email": "katherine@example.com"})
+    # The polling instance sees this creation too, on its next poll.
+    if not await receiver.wait_for(5, seconds=30):
+        raise DemoFailed(f"expected 5 events in all, got {len(receiver.events)}")
+
+    table = Table("instance", "type", "subject", "sequence", "signature", title="Received")
+    for event in receiver.events:
+        name = run.short_names.get(event.instance_id, event.instance_id)
+        table.add_row(name, event.type, event.subject, str(event.sequence), "verified")
+    run.console.print(table)
+    run.events_received = len(receiver.events)
+
+
+async def _wait_for_subscription(vendor: httpx.AsyncClient) -> None:
+    for _ in range(200):
+        if (await vendor.get("/api/webhooks")).json().get("results"):
+            return
+        await asyncio.sleep(0.05)
+    raise DemoFailed("the hub did not register its webhook at the sandbox")
+
+
 def summarize(run: DemoRun, elapsed: float) -> None:
     table = Table("step", "call", "status", title="Summary")
     for step in run.steps:
@@ -194,5 +298,6 @@ def summarize(run: DemoRun, elapsed: float) -> None:
     run.console.print(table)
     run.console.print(
         f"[bold green]Demo complete[/bold green] in {elapsed:.1f}s: "
-        f"{run.records_read} records read and {run.records_written} written through the hub."
+        f"{run.records_read} records read and {run.records_written} written through the hub, "
+        f"{run.events_received} events received and verified."
     )

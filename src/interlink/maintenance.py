@@ -7,6 +7,7 @@ import contextlib
 from datetime import timedelta
 
 from interlink.api.idempotency import purge_expired
+from interlink.eventing.delivery.task import wake_due_deliveries
 from interlink.eventing.retention import apply_retention
 from interlink.hub import Hub
 from interlink.runtime import AlreadyQueued, JobContext, JobRuntime, TaskRegistry
@@ -24,6 +25,8 @@ def register_maintenance(registry: TaskRegistry, hub: Hub) -> None:
         async with hub.database.transaction() as session:
             answers = await purge_expired(session)
             removed = await apply_retention(session, keep=keep)
+            # Belt and braces: queues whose deliver job gave up are picked up again.
+            await wake_due_deliveries(session, context.runtime)
         jobs = await context.runtime.purge_finished(FINISHED_JOBS_KEPT)
         context.log.info(
             "maintenance removed %d events, %d deliveries, %d fingerprints, %d instances, "

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from interlink.api.app import create_app
 from interlink.asgi_server import bind_socket, serving, url_of
+from interlink.eventing.delivery.task import register_delivery
 from interlink.eventing.polling.scheduler import PollScheduler
 from interlink.eventing.polling.tasks import register_polling
 from interlink.eventing.webhooks.registration import register_webhook_tasks
@@ -25,6 +26,7 @@ def task_registry(hub: Hub) -> TaskRegistry:
     registry = TaskRegistry()
     register_maintenance(registry, hub)
     register_polling(registry, hub)
+    register_delivery(registry, hub)
     register_webhook_tasks(registry, hub)
     return registry
 

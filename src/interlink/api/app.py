@@ -7,7 +7,16 @@ from fastapi import FastAPI
 from interlink import __version__
 from interlink.api.metrics import ApiMetrics
 from interlink.api.problems import install_problem_handlers
-from interlink.api.routes import api_keys, elements, health, hooks, instances, polling, records
+from interlink.api.routes import (
+    api_keys,
+    elements,
+    events,
+    health,
+    hooks,
+    instances,
+    polling,
+    records,
+)
 from interlink.api.vendor_problems import install_vendor_problems
 from interlink.hub import Hub
 
@@ -23,6 +32,6 @@ def create_app(hub: Hub) -> FastAPI:
     app.middleware("http")(app.state.metrics.middleware)
     install_problem_handlers(app)
     install_vendor_problems(app)
-    for module in (health, api_keys, elements, instances, polling, records, hooks):
+    for module in (health, api_keys, elements, instances, polling, records, events, hooks):
         app.include_router(module.router)
     return app

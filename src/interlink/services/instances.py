@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Any
 
@@ -14,6 +13,7 @@ from interlink.elements.catalog import find_element
 from interlink.elements.definition import ElementDefinition
 from interlink.errors import InvalidInput, NotFound
 from interlink.eventing import lifecycle
+from interlink.eventing.delivery.signing import new_signing_secret
 from interlink.eventing.status import object_status
 from interlink.eventing.webhooks.registration import hook_url
 from interlink.hub import Hub
@@ -57,11 +57,6 @@ class InstancePatch(BaseModel):
     config: dict[str, Any] | None = None
     events: EventsPatch | None = None
     delivery: DeliveryPatch | None = None
-
-
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret: `whsec_` and base64 of 24 random bytes."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 async def create_instance(

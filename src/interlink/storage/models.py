@@ -232,7 +232,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_instance_status", "instance_id", "status", "id"),
+        Index("ix_deliveries_queue", "instance_id", "status", "first_sequence"),
         Index("ix_deliveries_created", "created_at"),
     )
 

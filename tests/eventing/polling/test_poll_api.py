@@ -8,7 +8,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from interlink.api.routes import polling
 from interlink.eventing.polling.tasks import register_polling
 from interlink.eventing.task_names import POLL_TASK
 from interlink.runtime import EmbeddedRuntime, TaskRegistry
@@ -21,13 +20,6 @@ from tests.hub_fixtures import make_org as make_hub_org
 from .support import change_events, make_instance
 
 POLL_PATH = "/v1/instances/{instance_id}/poll"
-
-
-@pytest.fixture(autouse=True)
-def poll_route(hub: RunningHub) -> None:
-    """The route, until the app includes it itself."""
-    if not any(getattr(route, "path", None) == POLL_PATH for route in hub.app.routes):
-        hub.app.include_router(polling.router)
 
 
 @pytest.fixture

@@ -16,12 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from interlink.api.routes import hooks
 from interlink.asgi_server import serving
 from interlink.eventing.task_names import REGISTER_WEBHOOK_TASK
 from interlink.eventing.webhooks.credentials import read_credentials
-from interlink.eventing.webhooks.registration import register_webhook_tasks
-from interlink.runtime import EmbeddedRuntime
 from interlink.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from interlink.sandbox.signing import sign
 from interlink.server import RunningHub
@@ -62,16 +59,8 @@ async def callback_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 def wired(hub: RunningHub) -> RunningHub:
-    """The hub with the webhook route and jobs. Until the lead wires them into
-    `api/app.py` and `server.task_registry`, the tests add them here; once wired, this adds
-    nothing."""
-    app = hub.app
-    if not any(getattr(route, "path", "").startswith("/v1/hooks/") for route in app.routes):
-        app.include_router(hooks.router)
-    runtime = hub.hub.runtime
-    assert isinstance(runtime, EmbeddedRuntime)
-    if REGISTER_WEBHOOK_TASK not in runtime.registry:
-        register_webhook_tasks(runtime.registry, hub.hub)
+    """The hub, whose app and task registry carry the webhook route and jobs."""
+    assert REGISTER_WEBHOOK_TASK in hub.hub.runtime.registry  # type: ignore[attr-defined]
     return hub
 
 

@@ -48,7 +48,7 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_created", ["created_at"], unique=False)
         batch_op.create_index(
-            "ix_deliveries_instance_status", ["instance_id", "status", "id"], unique=False
+            "ix_deliveries_queue", ["instance_id", "status", "first_sequence"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_deliveries_organization_id"), ["organization_id"], unique=False
@@ -216,7 +216,7 @@ def downgrade() -> None:
     op.drop_table("event_streams")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deliveries_organization_id"))
-        batch_op.drop_index("ix_deliveries_instance_status")
+        batch_op.drop_index("ix_deliveries_queue")
         batch_op.drop_index("ix_deliveries_created")
 
     op.drop_table("deliveries")

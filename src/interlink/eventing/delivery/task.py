@@ -1,0 +1,317 @@
+"""The deliver job: drains one instance's delivery queue, one delivery at a time.
+
+It reads a window of due deliveries from the head of the queue, sends them one after the
+other (stopping at the first failure, which stays at the head), then records every attempt
+with its delivery's new state and reads the next window, in one transaction. The POSTs
+happen outside any transaction. A crash between sending and recording loses nothing: an
+attempt not recorded is made again (same `webhook-id`, same events) — at least once.
+
+A head that is not due yet ends the job with a timer (`DELIVER_TIMER_TASK`) that wakes the
+queue when it is due. The timer is a job of its own, without the queue's lock, so that a
+wake-up meanwhile (a retry asked through the API, delivery re-enabled) is not stuck
+behind a job scheduled hours ahead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+import httpx
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from interlink.eventing.delivery.outcome import (
+    UNFINISHED,
+    DeliveryPolicy,
+    apply_attempt,
+    attempt_row,
+    attempt_values,
+    finish,
+)
+from interlink.eventing.delivery.queue import (
+    StoredEvent,
+    accepts_deliveries,
+    encode,
+    events_of,
+    head_of_queue,
+)
+from interlink.eventing.delivery.sender import AttemptResult, delivery_client, post_batch
+from interlink.eventing.delivery.signing import Signer, secrets_in_force
+from interlink.eventing.recorder import wake_delivery
+from interlink.eventing.task_names import DELIVER_TASK
+from interlink.hub import Hub
+from interlink.runtime import AlreadyQueued, JobContext, JobRuntime, RetryPolicy, TaskRegistry
+from interlink.storage.models import Delivery, DeliveryAttempt, Instance
+from interlink.storage.types import utcnow
+
+# Stored in job rows: never rename.
+DELIVER_TIMER_TASK = "eventing.deliver_timer"
+
+# A run hands over to a fresh job after this much, so one busy instance cannot keep a
+# worker from every other instance's deliveries.
+MAX_ATTEMPTS_PER_RUN = 500
+MAX_SECONDS_PER_RUN = 30.0
+# Deliveries read (with their events) per transaction; their attempts are recorded
+# together too, so a crash re-sends at most this many.
+WINDOW = 20
+
+# The handler only fails when the database does; the deliveries wait in their rows.
+HANDLER_RETRY = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=300.0)
+
+PAST_RETENTION = "its events are no longer stored (retention)"
+
+DELIVERIES = cast(Table, Delivery.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    delivery_id: str
+    attempts_before: int  # to tell whether another run recorded this delivery meanwhile
+    events: list[StoredEvent]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The next deliveries due, in queue order, with what sending them needs."""
+
+    url: str
+    element_key: str
+    signer: Signer
+    attempts: list[PlannedAttempt]
+
+
+Sent = tuple[PlannedAttempt, AttemptResult]
+
+
+def register_delivery(registry: TaskRegistry, hub: Hub) -> None:
+    """The deliver job (`DELIVER_TASK`, queued by `recorder.wake_delivery`) and its timer."""
+
+    @registry.task(name=DELIVER_TASK, retry=HANDLER_RETRY)
+    async def deliver(context: JobContext, instance_id: str) -> None:
+        await drain_queue(hub, context, instance_id)
+
+    @registry.task(name=DELIVER_TIMER_TASK, retry=HANDLER_RETRY)
+    async def deliver_timer(context: JobContext, instance_id: str) -> None:
+        await wake_delivery(None, instance_id, context.runtime)
+
+
+async def drain_queue(hub: Hub, context: JobContext, instance_id: str) -> None:
+    """Send due deliveries in order until the queue is empty, blocked, or the run's budget
+    is spent. Sending stops at the first failure: the failed delivery stays at the head."""
+    policy = DeliveryPolicy.from_settings(hub.settings)
+    settings = hub.settings
+    timeout = settings.delivery_timeout_seconds
+    deadline = time.monotonic() + MAX_SECONDS_PER_RUN
+    made = 0
+    sent: list[Sent] = []
+    async with contextlib.AsyncExitStack() as stack:
+        client = None
+        while True:
+            async with hub.database.transaction() as session:
+                if sent:
+                    await record_attempts(session, instance_id, sent, policy)
+                budget = MAX_ATTEMPTS_PER_RUN - made if time.monotonic() < deadline else 0
+                window = await plan_window(session, hub, context.runtime, instance_id, budget)
+            if window is None:
+                return
+            if client is None:
+                client = await stack.enter_async_context(
+                    delivery_client(allow_private=settings.allow_private_networks, timeout=timeout)
+                )
+            sent = await send_window(client, window, timeout, context, instance_id)
+            made += len(sent)
+
+
+async def send_window(
+    client: httpx.AsyncClient,
+    window: Window,
+    timeout: float,  # noqa: ASYNC109 - each attempt's deadline
+    context: JobContext,
+    instance_id: str,
+) -> list[Sent]:
+    """POST the window's deliveries in order, up to and including the first failure."""
+    sent: list[Sent] = []
+    for planned in window.attempts:
+        body = encode(planned.events, window.element_key)
+        headers = window.signer.headers(planned.delivery_id, body, utcnow())
+        result = await post_batch(client, window.url, body, headers, timeout=timeout)
+        sent.append((planned, result))
+        _log_attempt(context, instance_id, planned, result)
+        if not result.succeeded:
+            break
+    return sent
+
+
+async def plan_window(
+    session: AsyncSession, hub: Hub, runtime: JobRuntime, instance_id: str, budget: int
+) -> Window | None:
+    """The due deliveries at the head of the queue, up to `WINDOW` (and `budget`). None
+    when nothing can be sent now, once what comes next is arranged: a timer for a head
+    not due yet, a fresh job when the run's budget is spent."""
+    instance = await session.get(Instance, instance_id)
+    if instance is None or not accepts_deliveries(instance):
+        return None
+    now = utcnow()
+    while True:
+        heads = await head_of_queue(session, instance_id, limit=min(WINDOW, max(budget, 1)))
+        if not heads:
+            return None
+        first_due = heads[0].next_attempt_at
+        if first_due is not None and first_due > now:
+            await wake_at(session, runtime, instance_id, first_due)
+            return None
+        if budget <= 0:
+            await wake_delivery(session, instance_id, runtime)  # the rest in a fresh job
+            return None
+        due = []
+        for delivery in heads:  # up to the first one that is not due: nothing passes it
+            if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+                break
+            due.append(delivery)
+        events = await events_of(session, due)
+        planned = []
+        for delivery in due:
+            if events[delivery.id]:
+                planned.append(PlannedAttempt(delivery.id, delivery.attempts, events[delivery.id]))
+                continue
+            if planned:
+                break  # settled in the next window, once those before it are through
+            session.add(
+                DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, error=PAST_RETENTION)
+            )
+            finish(delivery, "dead", now)
+        if planned:
+            return Window(
+                url=instance.events["callback_url"],
+                element_key=instance.element_key,
+                signer=Signer.of(secrets_in_force(hub.secrets, instance, now)),
+                attempts=planned,
+            )
+        await session.flush()
+
+
+async def record_attempts(
+    session: AsyncSession, instance_id: str, sent: list[Sent], policy: DeliveryPolicy
+) -> None:
+    """Store the attempts and what they do to their deliveries and the instance.
+
+    Only the last attempt of a window can have failed; the successes before it, the bulk
+    of the work, are written with one statement each for all of them.
+    """
+    now = utcnow()
+    succeeded = [(planned, result) for planned, result in sent if result.succeeded]
+    if succeeded:
+        await _record_successes(session, instance_id, succeeded, now)
+    for planned, result in sent:
+        if not result.succeeded:
+            await _record_failure(session, instance_id, planned, result, policy, now)
+
+
+async def _record_successes(
+    session: AsyncSession, instance_id: str, succeeded: list[Sent], now: datetime
+) -> None:
+    attempts = [attempt_values(planned.delivery_id, result) for planned, result in succeeded]
+    await session.execute(insert(ATTEMPTS), attempts)
+    # A delivery another run recorded meanwhile (this one was taken over as stalled) keeps
+    # its state; this run's attempt stays in the log all the same.
+    await session.execute(
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id == bindparam("delivery_id"),
+            DELIVERIES.c.attempts == bindparam("attempts_before"),
+            # Not IN (…): executemany cannot expand a list.
+            or_(*(DELIVERIES.c.status == status for status in UNFINISHED)),
+        )
+        .values(
+            status="succeeded",
+            attempts=DELIVERIES.c.attempts + 1,
+            finished_at=now,
+            next_attempt_at=None,
+        ),
+        [
+            {"delivery_id": planned.delivery_id, "attempts_before": planned.attempts_before}
+            for planned, _ in succeeded
+        ],
+    )
+    await session.execute(
+        update(Instance)
+        .where(Instance.id == instance_id, Instance.delivery_failing_since.is_not(None))
+        .values(delivery_failing_since=None)
+    )
+
+
+async def _record_failure(
+    session: AsyncSession,
+    instance_id: str,
+    planned: PlannedAttempt,
+    result: AttemptResult,
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> None:
+    delivery = await session.get(Delivery, planned.delivery_id, with_for_update=True)
+    instance = await session.get(Instance, instance_id, populate_existing=True)
+    if delivery is None or instance is None:
+        return  # removed meanwhile (retention): nothing left to record it on
+    if delivery.status in UNFINISHED and delivery.attempts == planned.attempts_before:
+        session.add(apply_attempt(delivery, instance, result, policy, now=now))
+    else:
+        session.add(attempt_row(delivery.id, result))
+    await session.flush()
+
+
+def _log_attempt(
+    context: JobContext, instance_id: str, planned: PlannedAttempt, result: AttemptResult
+) -> None:
+    context.log.info(
+        "delivery attempt: %s",
+        result.status_code if result.error is None else result.error,
+        extra={
+            "instance_id": instance_id,
+            "delivery_id": planned.delivery_id,
+            "action": "deliver",
+            "status_code": result.status_code,
+            "latency_ms": result.latency_ms,
+        },
+    )
+
+
+async def wake_at(
+    session: AsyncSession, runtime: JobRuntime, instance_id: str, when: datetime
+) -> None:
+    """A timer that wakes the instance's queue at `when` (one per instance and time)."""
+    with contextlib.suppress(AlreadyQueued):
+        await runtime.defer(
+            DELIVER_TIMER_TASK,
+            {"instance_id": instance_id},
+            queueing_lock=f"deliver-at:{instance_id}:{round(when.timestamp() * 1000)}",
+            schedule_at=when,
+            session=session,
+        )
+
+
+async def wake_due_deliveries(session: AsyncSession, runtime: JobRuntime) -> int:
+    """Wake every instance with unfinished deliveries; for a periodic sweep (maintenance).
+
+    Belt and braces: a deliver job that failed for good (the database away for a long
+    time) leaves its deliveries in their rows, and this picks them up again.
+    """
+    instance_ids = await session.scalars(
+        select(Delivery.instance_id)
+        .join(Instance, Instance.id == Delivery.instance_id)
+        .where(
+            Delivery.status.in_(UNFINISHED),
+            Instance.deleted_at.is_(None),
+            Instance.delivery_state == "enabled",
+        )
+        .distinct()
+    )
+    woken = 0
+    for instance_id in list(instance_ids):
+        await wake_delivery(session, instance_id, runtime)
+        woken += 1
+    return woken
