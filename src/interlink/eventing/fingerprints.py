@@ -30,6 +30,7 @@ class Seen:
     vendor_updated: str | None
     content_hash: str
     deleted: bool
+    scan_id: str | None = None
 
 
 async def lookup(
@@ -44,14 +45,15 @@ async def lookup(
                 Fingerprint.vendor_updated,
                 Fingerprint.content_hash,
                 Fingerprint.deleted,
+                Fingerprint.scan_id,
             ).where(
                 Fingerprint.instance_id == instance_id,
                 Fingerprint.object_name == object_name,
                 Fingerprint.record_id.in_(wanted[start : start + LOOKUP_CHUNK]),
             )
         )
-        for record_id, vendor_updated, digest, deleted in rows:
-            found[record_id] = Seen(vendor_updated, digest, deleted)
+        for record_id, vendor_updated, digest, deleted, scan_id in rows:
+            found[record_id] = Seen(vendor_updated, digest, deleted, scan_id)
     return found
 
 

@@ -7,8 +7,8 @@ import pytest
 from interlink.elements.catalog import builtin_elements
 from interlink.elements.loading import validate_definition
 from interlink.eventing.fingerprints import Seen, content_hash
+from interlink.eventing.marks import is_older, later, latest, shifted_mark
 from interlink.eventing.polling.classify import Sighting, classify, sight
-from interlink.eventing.polling.marks import is_older, later, latest, shifted_mark
 from interlink.eventing.polling.progress import BASELINE, CHANGES, Progress
 
 from .support import sandbox_variant

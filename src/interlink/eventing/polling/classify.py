@@ -13,7 +13,7 @@ from typing import Any
 
 from interlink.elements.definition import ObjectDefinition, TimeFormat, Tombstone
 from interlink.eventing.fingerprints import Seen, content_hash
-from interlink.eventing.polling.marks import is_older, vendor_text
+from interlink.eventing.marks import is_older, vendor_text
 from interlink.eventing.recorder import NewEvent
 from interlink.vendor.paths import lookup
 

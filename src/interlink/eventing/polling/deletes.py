@@ -10,9 +10,9 @@ from typing import Any
 
 from interlink.elements.definition import DeletedEndpoint
 from interlink.eventing import fingerprints
+from interlink.eventing.marks import later, latest, reach_back, vendor_text
 from interlink.eventing.polling import fingerprint_store
 from interlink.eventing.polling.commit import record, save
-from interlink.eventing.polling.marks import later, latest, reach_back, vendor_text
 from interlink.eventing.polling.progress import Progress
 from interlink.eventing.polling.run import PollRun, owned_stream
 from interlink.eventing.recorder import NewEvent

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.elements.definition import DeletedEndpoint, NoDeletes
+from interlink.eventing.marks import later, latest, reach_back, shifted_mark
 from interlink.eventing.polling import fingerprint_store
 from interlink.eventing.polling.classify import sight, time_format
 from interlink.eventing.polling.commit import apply_sightings, save
 from interlink.eventing.polling.full_scan import compare_scan
-from interlink.eventing.polling.marks import later, latest, reach_back, shifted_mark
 from interlink.eventing.polling.progress import BASELINE, CHANGES, SCAN, Progress, iso, now_iso
 from interlink.eventing.polling.run import PollRun, needs_periodic_scan, owned_stream
 from interlink.eventing.polling.streams import LIVE

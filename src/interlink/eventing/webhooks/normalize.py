@@ -17,6 +17,7 @@ import orjson
 
 from interlink.elements.definition import ElementDefinition, ObjectDefinition, WebhookEvents
 from interlink.errors import InvalidInput
+from interlink.eventing.marks import vendor_text
 from interlink.eventing.recorder import Change, NewEvent
 from interlink.vendor.hooks import load_hooks
 from interlink.vendor.paths import MISSING, lookup
@@ -183,9 +184,7 @@ def vendor_updated(record: dict[str, Any] | None, obj: ObjectDefinition) -> str 
     if record is None or obj.updated_field is None:
         return None
     value = lookup(record, obj.updated_field.name)
-    if value is None or value == "" or isinstance(value, bool | dict | list):
-        return None
-    return value if isinstance(value, str) else str(value)
+    return None if isinstance(value, dict | list) else vendor_text(value)
 
 
 def _updated_time(record: dict[str, Any] | None, obj: ObjectDefinition) -> str | None:

@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.elements.definition import ElementDefinition, TimeFormat
-from interlink.eventing.fingerprints import content_hash, remember
+from interlink.eventing.fingerprints import content_hash, lookup, remember
+from interlink.eventing.marks import is_older
 from interlink.eventing.recorder import record_events
 from interlink.eventing.webhooks.normalize import VendorEvent, to_new_event, vendor_updated
 from interlink.hub import Hub
-from interlink.storage.models import Event, Fingerprint, Instance
-from interlink.vendor.times import parse_time
+from interlink.storage.models import Event, Instance
 
 LOOKUP_CHUNK = 500  # SQLite caps bound parameters
 # A concurrent post of the same vendor event can win the race to the unique index; the
@@ -109,14 +109,16 @@ async def _remember(
     for object_name, object_events in by_object.items():
         obj = element.objects[object_name]
         time_format: TimeFormat = obj.updated_field.format if obj.updated_field else "rfc3339"
-        current = await _fingerprints(session, instance_id, object_name, object_events)
+        current = await lookup(
+            session, instance_id, object_name, (event.record_id for event in object_events)
+        )
         for event in object_events:
             updated = vendor_updated(event.record, obj)
             seen = current.get(event.record_id)
             if (
                 event.change != "deleted"
                 and seen is not None
-                and _older(updated, seen.vendor_updated, time_format)
+                and is_older(updated, seen.vendor_updated, time_format)
             ):
                 continue
             await remember(
@@ -129,29 +131,3 @@ async def _remember(
                 deleted=event.change == "deleted",
                 scan_id=seen.scan_id if seen is not None else None,
             )
-
-
-async def _fingerprints(
-    session: AsyncSession, instance_id: str, object_name: str, events: list[VendorEvent]
-) -> dict[str, Fingerprint]:
-    ids = list(dict.fromkeys(event.record_id for event in events))
-    found: dict[str, Fingerprint] = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        rows = await session.scalars(
-            select(Fingerprint).where(
-                Fingerprint.instance_id == instance_id,
-                Fingerprint.object_name == object_name,
-                Fingerprint.record_id.in_(ids[start : start + LOOKUP_CHUNK]),
-            )
-        )
-        found.update((row.record_id, row) for row in rows)
-    return found
-
-
-def _older(candidate: str | None, stored: str | None, time_format: TimeFormat) -> bool:
-    if candidate is None or stored is None:
-        return False
-    try:
-        return parse_time(candidate, time_format) < parse_time(stored, time_format)
-    except (ValueError, OverflowError):
-        return False
