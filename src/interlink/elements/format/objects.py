@@ -1,0 +1,236 @@
+"""An element's objects: their requests, times, changed-since filter, deletes, batch and bulk."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from interlink.elements.format.base import (
+    ConfigTemplate,
+    HttpMethod,
+    Strict,
+    TimeFormat,
+    _check_template,
+    _placeholder_error,
+    invalid,
+)
+from interlink.elements.format.pagination import (
+    Pagination,
+)
+from interlink.elements.templates import parse
+
+# --- objects ----------------------------------------------------------------------------
+
+
+class Request(Strict):
+    """One HTTP call. `path` may hold `{config.…}` placeholders and the path variables of
+    where the request is used (`{id}` for one record, `{export_id}`, `{webhook_id}`);
+    `params` values hold `{config.…}` placeholders only."""
+
+    method: HttpMethod = "GET"
+    path: str
+    params: dict[str, ConfigTemplate] = Field(default_factory=dict)
+    body_key: str | None = Field(
+        default=None, description="wrap the record under this key when sending it"
+    )
+    records_path: str | None = Field(
+        default=None, description="where the record(s) sit in the answer; none = the body"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _well_formed_path(cls, path: str) -> str:
+        # Any `{name}` may be a path variable of some caller; which ones a definition's
+        # request may use is checked where it sits (`path_takes`).
+        unknown = [p.text for p in parse(path) if p.scope == "unknown"]
+        if unknown:
+            raise _placeholder_error(
+                f"unknown placeholder {unknown[0]}: paths take {{config.…}} and {{name}} only"
+            )
+        return path
+
+
+def path_takes(*path_variables: str) -> AfterValidator:
+    """A `Request` whose path may use exactly these path variables (and `{config.…}`)."""
+    allowed = frozenset(path_variables)
+
+    def check(request: Request) -> Request:
+        try:
+            _check_template(request.path, allowed)
+        except PydanticCustomError as error:
+            raise invalid(("path",), error.message(), request.path) from None
+        return request
+
+    return AfterValidator(check)
+
+
+CollectionRequest = Annotated[Request, path_takes()]
+RecordRequest = Annotated[Request, path_takes("id")]
+ExportRequest = Annotated[Request, path_takes("export_id")]
+WebhookRequest = Annotated[Request, path_takes("webhook_id")]
+
+
+class TimeField(Strict):
+    name: str
+    format: TimeFormat = "rfc3339"
+
+
+class ChangedSince(Strict):
+    """The vendor filter for records changed since a time."""
+
+    param: str
+    format: TimeFormat = "rfc3339"
+    inclusive: bool = True
+    ascending: bool = Field(
+        default=False,
+        description="pages come in ascending updated order (marks may advance per page)",
+    )
+
+
+class DeletedEndpoint(Strict):
+    """A deleted-records endpoint; the client answers `{"id", "deleted_at"}` per record."""
+
+    type: Literal["endpoint"]
+    path: ConfigTemplate
+    since_param: str
+    since_format: TimeFormat = "rfc3339"
+    records_path: str = "results"
+    id_field: str = "id"
+    deleted_at_field: str = "deleted_at"
+    deleted_at_format: TimeFormat = Field(
+        default="rfc3339",
+        description=(
+            "how the vendor writes deleted_at; the client always answers it as RFC 3339 "
+            "in UTC (a value in another form is an error, never passed on)"
+        ),
+    )
+    pagination: Pagination | None = None
+
+
+class Tombstone(Strict):
+    type: Literal["tombstone"]
+    field: str
+    values: list[str | bool | int] = Field(default_factory=lambda: [True])  # type: ignore[arg-type]
+
+
+class NoDeletes(Strict):
+    type: Literal["none"]
+
+
+Deletes = Annotated[DeletedEndpoint | Tombstone | NoDeletes, Field(discriminator="type")]
+
+
+class BatchEndpoint(Strict):
+    """A native batch endpoint; the sandbox-style body `{action, id_property, inputs}`.
+
+    An input failed when its result flags an error (`result_error_path`, else
+    `result_error_field`), when its status is not in `success_statuses` (where given;
+    otherwise when it is 400 or more, or a word like `error`), or when it has no result.
+    """
+
+    path: ConfigTemplate
+    max_size: int = Field(default=100, ge=1, le=10_000)
+    actions: list[Literal["create", "update", "upsert", "delete"]]
+    action_key: str = "action"
+    id_property_key: str | None = "id_property"
+    inputs_key: str = "inputs"
+    results_path: str = "results"
+    result_index_field: str = "index"
+    result_status_field: str = "status"
+    result_id_field: str = "id"
+    result_error_field: str = "error"
+    result_error_path: str | None = Field(
+        default=None,
+        description=(
+            "dotted path in a result to the vendor's error, for vendors that nest it "
+            "(e.g. 'errors.0'); replaces result_error_field; a text there is the message, "
+            "an object is searched with the element's message_paths"
+        ),
+    )
+    success_statuses: list[int] | None = Field(
+        default=None,
+        description=(
+            "statuses of a result that mean success (e.g. [200, 201]); when given, an input "
+            "whose status is not one of them (or is missing) failed"
+        ),
+    )
+
+
+class BulkExport(Strict):
+    """A vendor's native bulk export: start, poll until complete, download NDJSON."""
+
+    start: CollectionRequest
+    object_key: str = "object"
+    since_key: str | None = "updated_since"
+    id_path: str = "id"
+    status: ExportRequest = Field(description="path holds {export_id}")
+    status_path: str = "status"
+    complete_values: list[str] = Field(default_factory=lambda: ["complete"])
+    failed_values: list[str] = Field(default_factory=lambda: ["failed"])
+    download: ExportRequest = Field(description="path holds {export_id}")
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+
+
+class SchemaField(Strict):
+    name: str
+    type: Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
+    read_only: bool = False
+    required: bool = False
+
+
+class ObjectDefinition(Strict):
+    path: ConfigTemplate = Field(description="collection path, e.g. /api/contacts")
+    label: str | None = None
+    id_field: str = "id"
+    records_path: str | None = "results"
+    list: CollectionRequest | None = None
+    get: RecordRequest | None = Field(default=None, description="path holds {id}")
+    create: CollectionRequest | None = None
+    update: RecordRequest | None = Field(default=None, description="path holds {id}")
+    delete: RecordRequest | None = Field(default=None, description="path holds {id}")
+    read_only: bool = False
+    pagination: Pagination | None = None
+    created_field: TimeField | None = None
+    updated_field: TimeField | None = None
+    changed_since: ChangedSince | None = None
+    deletes: Deletes = Field(default_factory=lambda: NoDeletes(type="none"))
+    equality_filters: builtins.list[str] | Literal["*"] = Field(
+        default_factory=builtins.list, description="fields the list call can filter by equality"
+    )
+    batch: BatchEndpoint | None = None
+    bulk_export: BulkExport | None = None
+    upsert: bool = False
+    fields: builtins.list[SchemaField] | None = None
+
+    @model_validator(mode="after")
+    def _changed_since_needs_updated_field(self) -> ObjectDefinition:
+        if self.changed_since and not self.updated_field:
+            raise invalid(
+                ("changed_since",),
+                "changed_since needs updated_field (where the vendor's time is read)",
+                self.changed_since.param,
+            )
+        return self
+
+    def list_request(self) -> Request:
+        return self.list or Request(path=self.path, records_path=self.records_path)
+
+    def get_request(self) -> Request:
+        return self.get or Request(path=f"{self.path}/{{id}}")
+
+    def create_request(self) -> Request:
+        return self.create or Request(method="POST", path=self.path)
+
+    def update_request(self) -> Request:
+        return self.update or Request(method="PATCH", path=f"{self.path}/{{id}}")
+
+    def delete_request(self) -> Request:
+        return self.delete or Request(method="DELETE", path=f"{self.path}/{{id}}")
