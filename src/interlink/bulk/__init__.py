@@ -1,0 +1,1 @@
+"""Bulk: query jobs to files, uploads with per-row results."""
