@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -40,26 +41,39 @@ def _iso(event: Event) -> str:
     return event.recorded_at.isoformat().replace("+00:00", "Z")
 
 
-def encoded_size(cloudevent: dict[str, Any]) -> int:
-    return len(orjson.dumps(cloudevent))
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive events of one delivery and its body: the exact bytes to POST."""
+
+    events: list[Event]
+    body: bytes
 
 
-def batches(events: list[Event], element_key: str) -> list[list[Event]]:
-    """Consecutive runs of at most 100 events and 256 KiB (unless one event alone is larger)."""
-    result: list[list[Event]] = []
+def encoded_batches(events: list[Event], element_key: str) -> list[Batch]:
+    """Consecutive runs of at most 100 events and 256 KiB (unless one event alone is larger),
+    each encoded as `encode_batch` would; every event is encoded once, sizes and body alike."""
+    result: list[Batch] = []
     current: list[Event] = []
+    encoded: list[bytes] = []
     size = 2  # the array's brackets
     for event in events:
-        event_size = encoded_size(to_cloudevent(event, element_key)) + 1  # and a comma
+        one = orjson.dumps(to_cloudevent(event, element_key))
+        event_size = len(one) + 1  # and a comma
         if current and (len(current) >= MAX_BATCH_EVENTS or size + event_size > MAX_BATCH_BYTES):
-            result.append(current)
-            current, size = [], 2
+            result.append(Batch(current, _array(encoded)))
+            current, encoded, size = [], [], 2
         current.append(event)
+        encoded.append(one)
         size += event_size
     if current:
-        result.append(current)
+        result.append(Batch(current, _array(encoded)))
     return result
 
 
 def encode_batch(events: list[Event], element_key: str) -> bytes:
     return orjson.dumps([to_cloudevent(event, element_key) for event in events])
+
+
+def _array(encoded: list[bytes]) -> bytes:
+    # orjson writes compact JSON: its array of these values is exactly this.
+    return b"[" + b",".join(encoded) + b"]"

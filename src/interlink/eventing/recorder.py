@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.eventing.cloudevents import batches
+from interlink.eventing.cloudevents import encoded_batches
 from interlink.eventing.task_names import DELIVER_TASK, deliver_lock
 from interlink.ids import new_id
 from interlink.runtime import AlreadyQueued, JobRuntime
@@ -77,7 +77,11 @@ async def queue_deliveries(
     *,
     reason: str | None = None,
 ) -> list[Delivery]:
-    """Deliveries for the instance's callback URL, in batches, and the job that sends them."""
+    """Deliveries for the instance's callback URL, in batches, and the job that sends them.
+
+    Each delivery keeps its body, the batch `encode_batch` gives for its events, encoded
+    here once: every attempt posts those bytes and none reads the events again.
+    """
     if not instance.events.get("callback_url") or not events:
         return []
     deliveries = [
@@ -86,12 +90,13 @@ async def queue_deliveries(
             organization_id=instance.organization_id,
             instance_id=instance.id,
             status="pending",
-            event_ids=[event.id for event in batch],
-            first_sequence=batch[0].sequence,
-            last_sequence=batch[-1].sequence,
+            event_ids=[event.id for event in batch.events],
+            first_sequence=batch.events[0].sequence,
+            last_sequence=batch.events[-1].sequence,
+            payload=batch.body,
             reason=reason,
         )
-        for batch in batches(events, instance.element_key)
+        for batch in encoded_batches(events, instance.element_key)
     ]
     session.add_all(deliveries)
     await session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -227,12 +228,27 @@ class Event(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Deliveries still to send (`pending`, `failed`), spelt out for the partial index; queries
+# must spell it with the same literals for the database to use that index.
+UNFINISHED_DELIVERY = "status IN ('pending', 'failed')"
+
+
 class Delivery(Base):
     """One batch of events for one callback URL; `id` is also its `webhook-id`."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_queue", "instance_id", "status", "first_sequence"),
+        # The queue itself, in the order it is sent: its head is read without a sort and
+        # without touching finished deliveries, however long the backlog.
+        Index(
+            "ix_deliveries_unfinished",
+            "instance_id",
+            "first_sequence",
+            "id",
+            sqlite_where=text(UNFINISHED_DELIVERY),
+            postgresql_where=text(UNFINISHED_DELIVERY),
+        ),
         Index("ix_deliveries_created", "created_at"),
     )
 
@@ -242,7 +258,6 @@ class Delivery(Base):
     )
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    event_ids: Mapped[list[str]] = mapped_column(JSONDocument)
     first_sequence: Mapped[int] = mapped_column(BigInteger)
     last_sequence: Mapped[int] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -250,6 +265,13 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The large columns come last: SQLite keeps a row's first columns on its own page and
+    # the rest in overflow pages, so reading the queue's state never walks a body.
+    event_ids: Mapped[list[str]] = mapped_column(JSONDocument)
+    # The CloudEvents batch as sent, encoded when the delivery is created: sending reads
+    # no events, and every attempt posts the same bytes. None once the delivery has
+    # succeeded (it is never sent again). Deferred: only the sender reads it.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class DeliveryAttempt(Base):

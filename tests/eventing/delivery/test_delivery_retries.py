@@ -163,6 +163,25 @@ async def test_a_run_hands_over_to_a_new_job_after_its_budget(
     assert len(runs) >= 3
 
 
+async def test_a_run_hands_over_when_its_time_is_up_even_inside_a_window(
+    hub: RunningHub,
+    api: httpx.AsyncClient,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery_task, "MAX_SECONDS_PER_RUN", 0.05)
+    receiver.reply(*[Reply(204, delay=0.1)] * 3)  # each answer outlasts a run's time
+    instance = await make_instance(api, receiver.url)
+    for n in range(3):
+        await record(hub.hub, instance["id"], change(f"c{n}"))
+    await drive(hub.hub, all_finished(hub.hub, instance["id"], count=3))
+
+    deliveries = await deliveries_of(hub.hub, instance["id"])
+    assert receiver.webhook_ids == [d.id for d in deliveries]  # each once, in order
+    runs = [job for job in await jobs_named(hub.hub, DELIVER_TASK) if job.status == "succeeded"]
+    assert len(runs) >= 3  # one delivery per run, though one window held them all
+
+
 async def test_a_crash_between_sending_and_recording_sends_the_same_delivery_again(
     hub: RunningHub,
     api: httpx.AsyncClient,

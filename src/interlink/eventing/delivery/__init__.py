@@ -5,7 +5,7 @@ time in sequence order, each try stored as an attempt, retried on the configured
 - `schedule`: when to try again (the schedule, its jitter, `Retry-After`).
 - `sender`: one HTTP attempt through the outbound guard, classified into an `AttemptResult`.
 - `outcome`: what an attempt does to its delivery and to the instance's delivery state.
-- `queue`: the database side: the head of an instance's queue and the events to send.
+- `queue`: the database side: the head of an instance's queue, with the bodies to send.
 - `task`: the deliver job that drains an instance's queue and records the attempts.
 - `operations`, `listing`: what the API does (retry, replay) and reads (the events feed,
   the delivery log, their public shapes).

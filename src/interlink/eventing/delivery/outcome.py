@@ -97,6 +97,10 @@ def finish(delivery: Delivery, status: str, now: datetime) -> None:
     delivery.status = status
     delivery.finished_at = now
     delivery.next_attempt_at = None
+    if status == "succeeded":
+        # Never sent again (a retry is refused, a replay makes new deliveries): the body
+        # goes, and with it a copy of the events the database would keep for nothing.
+        delivery.payload = None
 
 
 def disable(instance: Instance, reason: str) -> None:

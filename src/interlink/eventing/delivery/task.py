@@ -1,10 +1,11 @@
 """The deliver job: drains one instance's delivery queue, one delivery at a time.
 
-It reads a window of due deliveries from the head of the queue, sends them one after the
-other (stopping at the first failure, which stays at the head), then records every attempt
-with its delivery's new state and reads the next window, in one transaction. The POSTs
-happen outside any transaction. A crash between sending and recording loses nothing: an
-attempt not recorded is made again (same `webhook-id`, same events) — at least once.
+It reads a window of due deliveries from the head of the queue, with their bodies (encoded
+when the deliveries were created: sending reads no events), sends them one after the other
+(stopping at the first failure, which stays at the head), then records every attempt with
+its delivery's new state and reads the next window, in one transaction. The POSTs happen
+outside any transaction. A crash between sending and recording loses nothing: an attempt
+not recorded is made again (same `webhook-id`, same body) — at least once.
 
 A head that is not due yet ends the job with a timer (`DELIVER_TIMER_TASK`) that wakes the
 queue when it is due. The timer is a job of its own, without the queue's lock, so that a
@@ -30,15 +31,8 @@ from interlink.eventing.delivery.outcome import (
     apply_attempt,
     attempt_row,
     attempt_values,
-    finish,
 )
-from interlink.eventing.delivery.queue import (
-    StoredEvent,
-    accepts_deliveries,
-    encode,
-    events_of,
-    head_of_queue,
-)
+from interlink.eventing.delivery.queue import accepts_deliveries, head_of_queue
 from interlink.eventing.delivery.sender import AttemptResult, delivery_client, post_batch
 from interlink.eventing.delivery.signing import Signer, secrets_in_force
 from interlink.eventing.recorder import wake_delivery
@@ -55,14 +49,14 @@ DELIVER_TIMER_TASK = "eventing.deliver_timer"
 # worker from every other instance's deliveries.
 MAX_ATTEMPTS_PER_RUN = 500
 MAX_SECONDS_PER_RUN = 30.0
-# Deliveries read (with their events) per transaction; their attempts are recorded
-# together too, so a crash re-sends at most this many.
-WINDOW = 20
+# Deliveries read (with their bodies) per transaction; their attempts are recorded
+# together too, so a crash re-sends at most this many. Each transaction costs about as
+# much as reading and recording a dozen deliveries on SQLite: fewer, larger windows pay.
+# At most 50 × 256 KiB of bodies are held at once.
+WINDOW = 50
 
 # The handler only fails when the database does; the deliveries wait in their rows.
 HANDLER_RETRY = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=300.0)
-
-PAST_RETENTION = "its events are no longer stored (retention)"
 
 DELIVERIES = cast(Table, Delivery.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
@@ -72,7 +66,7 @@ ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 class PlannedAttempt:
     delivery_id: str
     attempts_before: int  # to tell whether another run recorded this delivery meanwhile
-    events: list[StoredEvent]
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -80,7 +74,6 @@ class Window:
     """The next deliveries due, in queue order, with what sending them needs."""
 
     url: str
-    element_key: str
     signer: Signer
     attempts: list[PlannedAttempt]
 
@@ -110,20 +103,23 @@ async def drain_queue(hub: Hub, context: JobContext, instance_id: str) -> None:
     made = 0
     sent: list[Sent] = []
     async with contextlib.AsyncExitStack() as stack:
-        client = None
+        client = None  # one for the whole run, so that its connections are kept
         while True:
             async with hub.database.transaction() as session:
+                instance = await session.get(Instance, instance_id)
+                if instance is None:
+                    return  # removed, and its deliveries with it
                 if sent:
-                    await record_attempts(session, instance_id, sent, policy)
+                    await record_attempts(session, instance, sent, policy)
                 budget = MAX_ATTEMPTS_PER_RUN - made if time.monotonic() < deadline else 0
-                window = await plan_window(session, hub, context.runtime, instance_id, budget)
+                window = await plan_window(session, hub, context.runtime, instance, budget)
             if window is None:
                 return
             if client is None:
                 client = await stack.enter_async_context(
                     delivery_client(allow_private=settings.allow_private_networks, timeout=timeout)
                 )
-            sent = await send_window(client, window, timeout, context, instance_id)
+            sent = await send_window(client, window, timeout, context, instance_id, deadline)
             made += len(sent)
 
 
@@ -133,13 +129,16 @@ async def send_window(
     timeout: float,  # noqa: ASYNC109 - each attempt's deadline
     context: JobContext,
     instance_id: str,
+    deadline: float,
 ) -> list[Sent]:
-    """POST the window's deliveries in order, up to and including the first failure."""
+    """POST the window's deliveries in order, up to and including the first failure, or
+    until the run's time is up (a slow receiver does not keep the worker for a window)."""
     sent: list[Sent] = []
     for planned in window.attempts:
-        body = encode(planned.events, window.element_key)
-        headers = window.signer.headers(planned.delivery_id, body, utcnow())
-        result = await post_batch(client, window.url, body, headers, timeout=timeout)
+        if sent and time.monotonic() >= deadline:
+            break  # the rest stays at the head of the queue, for the next run
+        headers = window.signer.headers(planned.delivery_id, planned.body, utcnow())
+        result = await post_batch(client, window.url, planned.body, headers, timeout=timeout)
         sent.append((planned, result))
         _log_attempt(context, instance_id, planned, result)
         if not result.succeeded:
@@ -148,55 +147,40 @@ async def send_window(
 
 
 async def plan_window(
-    session: AsyncSession, hub: Hub, runtime: JobRuntime, instance_id: str, budget: int
+    session: AsyncSession, hub: Hub, runtime: JobRuntime, instance: Instance, budget: int
 ) -> Window | None:
     """The due deliveries at the head of the queue, up to `WINDOW` (and `budget`). None
     when nothing can be sent now, once what comes next is arranged: a timer for a head
     not due yet, a fresh job when the run's budget is spent."""
-    instance = await session.get(Instance, instance_id)
-    if instance is None or not accepts_deliveries(instance):
+    if not accepts_deliveries(instance):
         return None
     now = utcnow()
-    while True:
-        heads = await head_of_queue(session, instance_id, limit=min(WINDOW, max(budget, 1)))
-        if not heads:
-            return None
-        first_due = heads[0].next_attempt_at
-        if first_due is not None and first_due > now:
-            await wake_at(session, runtime, instance_id, first_due)
-            return None
-        if budget <= 0:
-            await wake_delivery(session, instance_id, runtime)  # the rest in a fresh job
-            return None
-        due = []
-        for delivery in heads:  # up to the first one that is not due: nothing passes it
-            if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-                break
-            due.append(delivery)
-        events = await events_of(session, due)
-        planned = []
-        for delivery in due:
-            if events[delivery.id]:
-                planned.append(PlannedAttempt(delivery.id, delivery.attempts, events[delivery.id]))
-                continue
-            if planned:
-                break  # settled in the next window, once those before it are through
-            session.add(
-                DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, error=PAST_RETENTION)
-            )
-            finish(delivery, "dead", now)
-        if planned:
-            return Window(
-                url=instance.events["callback_url"],
-                element_key=instance.element_key,
-                signer=Signer.of(secrets_in_force(hub.secrets, instance, now)),
-                attempts=planned,
-            )
-        await session.flush()
+    heads = await head_of_queue(session, instance.id, now, limit=min(WINDOW, max(budget, 1)))
+    if not heads:
+        return None
+    if not heads[0].due:
+        assert heads[0].next_attempt_at is not None
+        await wake_at(session, runtime, instance.id, heads[0].next_attempt_at)
+        return None
+    if budget <= 0:
+        await wake_delivery(session, instance.id, runtime)  # the rest in a fresh job
+        return None
+    planned = []
+    for delivery in heads:  # up to the first one that is not due: nothing passes it
+        if not delivery.due:
+            break
+        if delivery.payload is None:  # every delivery is created with its body
+            raise RuntimeError(f"delivery {delivery.id} has no body to send")
+        planned.append(PlannedAttempt(delivery.id, delivery.attempts, delivery.payload))
+    return Window(
+        url=instance.events["callback_url"],
+        signer=Signer.of(secrets_in_force(hub.secrets, instance, now)),
+        attempts=planned,
+    )
 
 
 async def record_attempts(
-    session: AsyncSession, instance_id: str, sent: list[Sent], policy: DeliveryPolicy
+    session: AsyncSession, instance: Instance, sent: list[Sent], policy: DeliveryPolicy
 ) -> None:
     """Store the attempts and what they do to their deliveries and the instance.
 
@@ -206,14 +190,14 @@ async def record_attempts(
     now = utcnow()
     succeeded = [(planned, result) for planned, result in sent if result.succeeded]
     if succeeded:
-        await _record_successes(session, instance_id, succeeded, now)
+        await _record_successes(session, instance, succeeded, now)
     for planned, result in sent:
         if not result.succeeded:
-            await _record_failure(session, instance_id, planned, result, policy, now)
+            await _record_failure(session, instance, planned, result, policy, now)
 
 
 async def _record_successes(
-    session: AsyncSession, instance_id: str, succeeded: list[Sent], now: datetime
+    session: AsyncSession, instance: Instance, succeeded: list[Sent], now: datetime
 ) -> None:
     attempts = [attempt_values(planned.delivery_id, result) for planned, result in succeeded]
     await session.execute(insert(ATTEMPTS), attempts)
@@ -232,30 +216,28 @@ async def _record_successes(
             attempts=DELIVERIES.c.attempts + 1,
             finished_at=now,
             next_attempt_at=None,
+            payload=None,  # see outcome.finish
         ),
         [
             {"delivery_id": planned.delivery_id, "attempts_before": planned.attempts_before}
             for planned, _ in succeeded
         ],
     )
-    await session.execute(
-        update(Instance)
-        .where(Instance.id == instance_id, Instance.delivery_failing_since.is_not(None))
-        .values(delivery_failing_since=None)
-    )
+    # Read in this transaction: written (by the flush) only when a failure window closes.
+    if instance.delivery_failing_since is not None:
+        instance.delivery_failing_since = None
 
 
 async def _record_failure(
     session: AsyncSession,
-    instance_id: str,
+    instance: Instance,
     planned: PlannedAttempt,
     result: AttemptResult,
     policy: DeliveryPolicy,
     now: datetime,
 ) -> None:
     delivery = await session.get(Delivery, planned.delivery_id, with_for_update=True)
-    instance = await session.get(Instance, instance_id, populate_existing=True)
-    if delivery is None or instance is None:
+    if delivery is None:
         return  # removed meanwhile (retention): nothing left to record it on
     if delivery.status in UNFINISHED and delivery.attempts == planned.attempts_before:
         session.add(apply_attempt(delivery, instance, result, policy, now=now))

@@ -27,11 +27,6 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.String(length=40), nullable=False),
         sa.Column("instance_id", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column(
-            "event_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
         sa.Column("first_sequence", sa.BigInteger(), nullable=False),
         sa.Column("last_sequence", sa.BigInteger(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -41,6 +36,13 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=40), nullable=True),
         sa.Column("created_at", interlink.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", interlink.storage.types.UTCDateTime(timezone=True), nullable=True),
+        # The large columns last: SQLite reads a row's first columns without its overflow.
+        sa.Column(
+            "event_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("payload", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["instance_id"], ["instances.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -49,6 +51,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_deliveries_created", ["created_at"], unique=False)
         batch_op.create_index(
             "ix_deliveries_queue", ["instance_id", "status", "first_sequence"], unique=False
+        )
+        batch_op.create_index(
+            "ix_deliveries_unfinished",
+            ["instance_id", "first_sequence", "id"],
+            unique=False,
+            sqlite_where=sa.text("status IN ('pending', 'failed')"),
+            postgresql_where=sa.text("status IN ('pending', 'failed')"),
         )
         batch_op.create_index(
             batch_op.f("ix_deliveries_organization_id"), ["organization_id"], unique=False
@@ -216,6 +225,11 @@ def downgrade() -> None:
     op.drop_table("event_streams")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deliveries_organization_id"))
+        batch_op.drop_index(
+            "ix_deliveries_unfinished",
+            sqlite_where=sa.text("status IN ('pending', 'failed')"),
+            postgresql_where=sa.text("status IN ('pending', 'failed')"),
+        )
         batch_op.drop_index("ix_deliveries_queue")
         batch_op.drop_index("ix_deliveries_created")
 
