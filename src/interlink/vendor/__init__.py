@@ -13,6 +13,7 @@ from interlink.vendor.errors import (
     VendorError,
     classify,
 )
+from interlink.vendor.exports import ExportState
 from interlink.vendor.hooks import Hooks, RequestContext, load_hooks
 from interlink.vendor.paginators import PageRequest, Paginator, make_paginator
 from interlink.vendor.ratelimit import RateLimiter, RateLimiterRegistry
@@ -21,6 +22,7 @@ from interlink.vendor.times import format_time, parse_time
 
 __all__ = [
     "BatchOutcome",
+    "ExportState",
     "FatalVendorError",
     "Hooks",
     "Page",

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType, TracebackType
@@ -25,6 +32,7 @@ from interlink.errors import InvalidInput, NotFound
 from interlink.vendor.auth import auth_identity, build_auth, token_fields
 from interlink.vendor.batch import BatchOutcome, batch_body, read_outcomes
 from interlink.vendor.errors import FatalVendorError, VendorError
+from interlink.vendor.exports import ExportState, NativeExport, bulk_export_of
 from interlink.vendor.hooks import Hooks, load_hooks
 from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
 from interlink.vendor.ratelimit import RateLimiterRegistry
@@ -308,6 +316,32 @@ class VendorClient:
                 )
         return [self._scrub_outcome(outcome) for outcome in outcomes]
 
+    # --- native bulk export -------------------------------------------------------------
+
+    def has_native_export(self, object_name: str) -> bool:
+        """Whether the element declares a native bulk export for `object_name`."""
+        return self._object(object_name).bulk_export is not None
+
+    async def start_export(self, object_name: str, *, updated_since: datetime | None = None) -> str:
+        """Asks the vendor for an export of `object_name`; answers the vendor's export id.
+        `InvalidInput` (field "native") where the object has no native bulk export."""
+        with self._scrubbed():
+            return await self._native(object_name).start(updated_since)
+
+    async def export_state(self, object_name: str, export_id: str) -> ExportState:
+        """The export's state; `RecordNotFound` once the vendor no longer knows it."""
+        with self._scrubbed():
+            state = await self._native(object_name).state(export_id)
+        # The vendor's reason for a failure is its own text: it may echo the credentials.
+        return state if state.error is None else replace(state, error=self._redactor(state.error))
+
+    def export_records(self, object_name: str, export_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The complete export's records, normalized as list pages are, read as they
+        arrive. A failure mid-file is raised, never retried from the start: the caller
+        knows how far it got. `RecordNotFound` when the export expired or is unknown."""
+        native = self._native(object_name)  # a bad object raises at the call, not later
+        return self._scrubbed_records(native.records(export_id))
+
     # --- anything else the element describes (exports, webhook registration) ------------
 
     async def call(
@@ -383,6 +417,18 @@ class VendorClient:
             raise NotFound(f"element {self.element.key!r} has no object {object_name!r}")
         return obj
 
+    def _native(self, object_name: str) -> NativeExport:
+        obj = self._object(object_name)
+        return NativeExport(
+            self.element,
+            self._config,
+            self._sender,
+            self._hooks,
+            object_name,
+            obj,
+            bulk_export_of(obj, object_name),
+        )
+
     def _writable(self, object_name: str) -> ObjectDefinition:
         obj = self._object(object_name)
         if obj.read_only:
@@ -409,6 +455,15 @@ class VendorClient:
             error=self._redactor(outcome.error),
             result=scrub_json(outcome.result, self._redactor),
         )
+
+    async def _scrubbed_records(
+        self, records: AsyncGenerator[dict[str, Any], None]
+    ) -> AsyncIterator[dict[str, Any]]:
+        # Closing this iterator early closes `records`, and so the download, at once.
+        async with aclosing(records):
+            with self._scrubbed():
+                async for record in records:
+                    yield record
 
     @contextmanager
     def _scrubbed(self) -> Iterator[None]:

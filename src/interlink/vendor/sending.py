@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -62,6 +63,68 @@ class Sender:
         per_record: bool = False,
     ) -> httpx.Response:
         """The vendor's successful answer (read), or the classified `VendorError`."""
+        return await self._exchange(
+            operation,
+            object_name,
+            method,
+            url,
+            params=params,
+            json=json,
+            per_record=per_record,
+            stream=False,
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        operation: str,
+        object_name: str | None,
+        method: HttpMethod,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """The vendor's successful answer with its body still unread, for the block.
+
+        Getting the answer goes like `send` (budget, hooks, retries, classification); an
+        error answer's body is read, as classification needs it. Reading the body inside
+        the block is never retried: part of it has been handed out already, so only the
+        caller knows where to start again. A failure while reading is still classified
+        (a `RetryableVendorError` for a lost connection or a timeout) and redacted. The
+        budget slot is not held while the block runs: a long download would starve the
+        other calls sharing it, and a caller calling the vendor mid-read would deadlock.
+        """
+        response = await self._exchange(
+            operation,
+            object_name,
+            method,
+            url,
+            params=params,
+            json=None,
+            per_record=False,
+            stream=True,
+        )
+        try:
+            yield response
+        except httpx.HTTPError as exc:
+            error = self._transport_error(exc, method, response.request.url.path)
+            error.redact(self._redactor)
+            raise error from exc
+        finally:
+            await response.aclose()
+
+    async def _exchange(
+        self,
+        operation: str,
+        object_name: str | None,
+        method: HttpMethod,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        per_record: bool,
+        stream: bool,
+    ) -> httpx.Response:
         context = RequestContext(self.element, operation, object_name, self._config)
         log: dict[str, Any] = {
             "element": self.element.key,
@@ -79,14 +142,21 @@ class Sender:
                 started = time.perf_counter()
                 try:
                     with redacting(self._redactor):
-                        response = await self._http.send(request)
+                        response = await self._http.send(request, stream=stream)
+                        if stream and not response.is_success:
+                            await _read_and_close(response)  # classification reads it
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc, method, request.url.path) from exc
             log["status"] = response.status_code
             log["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
             logger.debug("vendor call answered", extra=log)
-            error = self._hooks.classify(response, self.element, per_record)
+            try:
+                error = self._hooks.classify(response, self.element, per_record)
+            except BaseException:
+                await response.aclose()  # a streamed answer holds a connection until closed
+                raise
             if error is not None:
+                await response.aclose()
                 self._share_retry_after(error)
                 raise error
             return response
@@ -138,3 +208,10 @@ class Sender:
         if isinstance(exc, _MAYBE_SENT):
             return RetryableVendorError(f"{where}: connection lost ({type(exc).__name__})")
         return FatalVendorError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+async def _read_and_close(response: httpx.Response) -> None:
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()

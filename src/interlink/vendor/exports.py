@@ -1,0 +1,211 @@
+"""A vendor's native bulk export: start it, follow its state, stream its NDJSON file.
+
+An export the vendor no longer knows (expired, or never existed) raises `RecordNotFound`
+from both `state` and `records`: the one thing asked for by id is missing, as with `get`.
+The caller tells it apart from a failing vendor and starts a new export.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import AsyncExitStack, aclosing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from interlink.elements.definition import BulkExport, ElementDefinition, ObjectDefinition
+from interlink.errors import InvalidInput
+from interlink.vendor.errors import (
+    MAX_MESSAGE_CHARS,
+    FatalVendorError,
+    RecordNotFound,
+    VendorAuthError,
+)
+from interlink.vendor.hooks import Hooks
+from interlink.vendor.paths import lookup
+from interlink.vendor.records import normalize_record
+from interlink.vendor.sending import Sender
+from interlink.vendor.specs import fill_params, fill_path, wrap_body
+from interlink.vendor.times import format_time
+
+# A record far larger than any CRM's; past it a line is a broken file, not a record, and
+# buffering on would let one missing newline hold the whole download in memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+ExportStatus = Literal["running", "complete", "failed"]
+
+
+@dataclass(frozen=True)
+class ExportState:
+    """Where a vendor's export stands; `error` is the vendor's reason once it `failed`."""
+
+    id: str
+    status: ExportStatus
+    error: str | None = None
+
+
+def bulk_export_of(obj: ObjectDefinition, object_name: str) -> BulkExport:
+    if obj.bulk_export is None:
+        raise InvalidInput(f"{object_name} has no native bulk export", field="native")
+    return obj.bulk_export
+
+
+@dataclass(frozen=True)
+class NativeExport:
+    """The calls of one object's `bulk_export`, through the client's `Sender`."""
+
+    element: ElementDefinition
+    config: Mapping[str, Any]
+    sender: Sender
+    hooks: Hooks
+    object_name: str
+    obj: ObjectDefinition
+    spec: BulkExport
+
+    async def start(self, updated_since: datetime | None) -> str:
+        spec = self.spec
+        body: dict[str, Any] = {spec.object_key: self.object_name}
+        if updated_since is not None and spec.since_key is not None:
+            # The object's changed-since format: the vendor writes its times one way.
+            time_format = self.obj.changed_since.format if self.obj.changed_since else "rfc3339"
+            body[spec.since_key] = format_time(updated_since, time_format)
+        response = await self.sender.send(
+            "export_start",
+            self.object_name,
+            spec.start.method,
+            fill_path(spec.start.path, self.config),
+            params=fill_params(spec.start, self.config),
+            json=wrap_body(spec.start, body),
+        )
+        found = lookup(self.sender.decode(response), spec.id_path)
+        if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
+            raise FatalVendorError(
+                f"{self._where('export_start')}: the answer has no export id at {spec.id_path!r}"
+            )
+        return str(found)
+
+    async def state(self, export_id: str) -> ExportState:
+        spec = self.spec
+        with self._missing_export(export_id):
+            response = await self.sender.send(
+                "export_status",
+                self.object_name,
+                spec.status.method,
+                self._path(spec.status.path, export_id),
+                params=fill_params(spec.status, self.config),
+            )
+        body = self.sender.decode(response)
+        found = lookup(body, spec.status_path)
+        if isinstance(found, bool) or not isinstance(found, str | int):
+            # Read as "running", a misread answer would be polled for ever.
+            raise FatalVendorError(
+                f"{self._where('export_status')}: the answer has no status at {spec.status_path!r}"
+            )
+        status = str(found)
+        if status in spec.complete_values:
+            return ExportState(export_id, "complete")
+        if status in spec.failed_values:
+            reason = _message(body, self.element.errors.message_paths)
+            return ExportState(export_id, "failed", reason or f"the vendor's export is {status}")
+        return ExportState(export_id, "running")
+
+    async def records(self, export_id: str) -> AsyncGenerator[dict[str, Any], None]:
+        """The file's records one at a time, read as they arrive (constant memory)."""
+        spec = self.spec
+        where = self._where("export_download")
+        async with AsyncExitStack() as stack:
+            with self._missing_export(export_id):
+                response = await stack.enter_async_context(
+                    self.sender.stream(
+                        "export_download",
+                        self.object_name,
+                        spec.download.method,
+                        self._path(spec.download.path, export_id),
+                        params=fill_params(spec.download, self.config),
+                    )
+                )
+            # Closed with the download, not left for the garbage collector, when the
+            # caller stops early.
+            lines = await stack.enter_async_context(
+                aclosing(ndjson_lines(response.aiter_bytes(), where=where))
+            )
+            async for number, line in lines:
+                yield normalize_record(
+                    self.object_name,
+                    parse_line(line, number, where=where),
+                    self.obj.id_field,
+                    self.hooks,
+                    where=f"{where}, line {number}",
+                )
+
+    def _path(self, template: str, export_id: str) -> str:
+        return fill_path(template, self.config, {"export_id": export_id})
+
+    def _where(self, operation: str) -> str:
+        return f"{self.element.key}: {operation} {self.object_name}"
+
+    @contextmanager
+    def _missing_export(self, export_id: str) -> Iterator[None]:
+        # A 404 on these calls means the export is gone. The one classification sees a
+        # collection-level call and calls it fatal; the caller needs to tell it apart.
+        try:
+            yield
+        except FatalVendorError as error:
+            if error.status != 404 or isinstance(error, VendorAuthError | RecordNotFound):
+                raise
+            raise RecordNotFound(
+                f"{error.summary} (no export {export_id!r}: expired or unknown)",
+                status=error.status,
+                vendor_message=error.vendor_message,
+                body=error.body,
+                retry_after=error.retry_after,
+            ) from error
+
+
+async def ndjson_lines(
+    chunks: AsyncIterator[bytes], *, where: str, max_line_bytes: int = MAX_LINE_BYTES
+) -> AsyncGenerator[tuple[int, bytes], None]:
+    """`(line number, line)` of every non-blank line, counted from 1 over every line."""
+    pending = bytearray()
+    number = 0
+    async for chunk in chunks:
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            number += 1
+            pending += piece
+            if len(pending) > max_line_bytes:
+                raise _too_long(number, max_line_bytes, where)
+            if pending.strip():
+                yield number, bytes(pending)
+            pending.clear()
+        pending += rest
+        if len(pending) > max_line_bytes:
+            raise _too_long(number + 1, max_line_bytes, where)
+    if pending.strip():  # a last line without its newline
+        yield number + 1, bytes(pending)
+
+
+def parse_line(line: bytes, number: int, *, where: str) -> dict[str, Any]:
+    try:
+        # The standard decoder, as for list pages: the same record whichever way it came.
+        record = json.loads(line)
+    except ValueError as exc:
+        raise FatalVendorError(f"{where}: line {number} is not JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise FatalVendorError(f"{where}: line {number} is not a JSON object")
+    return record
+
+
+def _too_long(number: int, limit: int, where: str) -> FatalVendorError:
+    return FatalVendorError(f"{where}: line {number} is longer than {limit} bytes")
+
+
+def _message(body: Any, message_paths: list[str]) -> str | None:
+    """The vendor's words for a failed export: the first text at one of the message paths."""
+    for path in message_paths:
+        found = lookup(body, path)
+        if isinstance(found, str) and found.strip():
+            text = " ".join(found.split())
+            return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return None
