@@ -24,6 +24,15 @@ class InvalidInput(InterlinkError):
         self.field = field
 
 
+class PayloadTooLarge(InterlinkError):
+    """A request body over its size limit; `limit` is that limit in bytes."""
+
+    def __init__(self, detail: str, *, limit: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.limit = limit
+
+
 class Conflict(InterlinkError):
     """A request that clashes with the current state."""
 

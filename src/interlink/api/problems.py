@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interlink.ceql import CEQLError
-from interlink.errors import Conflict, InterlinkError, InvalidInput, NotFound
+from interlink.errors import Conflict, InterlinkError, InvalidInput, NotFound, PayloadTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -101,4 +101,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(422, "Invalid input", exc.detail, field=exc.field)
         if isinstance(exc, Conflict):
             return problem_response(409, "Conflict", str(exc))
+        if isinstance(exc, PayloadTooLarge):
+            return problem_response(413, "Payload too large", exc.detail, limit=exc.limit)
         return problem_response(500, "Internal error", "an unexpected error happened")

@@ -4,6 +4,7 @@ Both directions stream: memory stays bounded by one row and one chunk, never the
 """
 
 from interlink.bulk.formats.csv_columns import NULL_CELL
+from interlink.bulk.formats.detect import upload_kind
 from interlink.bulk.formats.flattening import csv_header, flatten
 from interlink.bulk.formats.reading import read_rows
 from interlink.bulk.formats.rows import MAX_ROW_BYTES, InvalidFile, Kind, Row
@@ -29,4 +30,5 @@ __all__ = [
     "ndjson_chunks",
     "ndjson_records",
     "read_rows",
+    "upload_kind",
 ]
