@@ -12,6 +12,7 @@ from functools import cached_property
 
 import httpx
 
+from interlink.files import FileStore, file_store_from_settings
 from interlink.runtime import JobRuntime
 from interlink.security.outbound import guarded_transport
 from interlink.security.secrets_box import SecretBox
@@ -48,6 +49,11 @@ class Hub:
             database=Database(settings.resolved_database_url),
             secrets=SecretBox(settings.secret_keys),
         )
+
+    @cached_property
+    def files(self) -> FileStore:
+        """Where bulk files live (`INTERLINK_FILE_STORE`, default the data folder)."""
+        return file_store_from_settings(self.settings)
 
     @cached_property
     def tls_context(self) -> ssl.SSLContext:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from interlink.api.app import create_app
 from interlink.asgi_server import bind_socket, serving, url_of
+from interlink.bulk.tasks import register_bulk
 from interlink.eventing.delivery.task import register_delivery
 from interlink.eventing.polling.scheduler import PollScheduler
 from interlink.eventing.polling.tasks import register_polling
@@ -28,6 +29,7 @@ def task_registry(hub: Hub) -> TaskRegistry:
     register_polling(registry, hub)
     register_delivery(registry, hub)
     register_webhook_tasks(registry, hub)
+    register_bulk(registry, hub)
     return registry
 
 
@@ -35,6 +37,7 @@ def build_hub(settings: Settings, *, listen_url: str) -> Hub:
     """The shared state with its job runtime (which can defer even when no worker runs)."""
     hub = Hub.from_settings(settings)
     hub.listen_url = listen_url
+    hub.files  # noqa: B018 - a file store the settings cannot give fails here, at start
     hub.runtime_ = EmbeddedRuntime(hub.database, task_registry(hub))
     return hub
 

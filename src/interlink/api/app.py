@@ -9,6 +9,7 @@ from interlink.api.metrics import ApiMetrics
 from interlink.api.problems import install_problem_handlers
 from interlink.api.routes import (
     api_keys,
+    bulk,
     elements,
     events,
     health,
@@ -32,6 +33,6 @@ def create_app(hub: Hub) -> FastAPI:
     app.middleware("http")(app.state.metrics.middleware)
     install_problem_handlers(app)
     install_vendor_problems(app)
-    for module in (health, api_keys, elements, instances, polling, records, events, hooks):
+    for module in (health, api_keys, elements, instances, polling, records, events, hooks, bulk):
         app.include_router(module.router)
     return app

@@ -288,3 +288,57 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     response_body: Mapped[str | None] = mapped_column(Text)
+
+
+class BulkJob(Base):
+    """A query (download) or upload job; its files live in the file store under its id.
+
+    `checkpoint` is how far the job has got, committed with the file parts it covers, so
+    a job whose process died resumes there (see interlink.bulk.export / .upload).
+    """
+
+    __tablename__ = "bulk_jobs"
+    __table_args__ = (
+        Index("ix_bulk_jobs_list", "organization_id", "created_at", "id"),
+        Index("ix_bulk_jobs_finished", "finished_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    object_name: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(10))  # download | upload
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    format: Mapped[str] = mapped_column(String(10))  # the download default, or the upload's kind
+    query: Mapped[str | None] = mapped_column(Text)  # CEQL, for a download
+    action: Mapped[str | None] = mapped_column(String(10))  # for an upload
+    identifier: Mapped[str | None] = mapped_column(String(200))
+    native_requested: Mapped[bool] = mapped_column(Boolean, default=True)
+    native: Mapped[bool] = mapped_column(Boolean, default=False)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    pages: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    checkpoint: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    progressed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Set when retention removed the job's files; downloads then answer 410.
+    files_removed_at: Mapped[datetime | None]
+
+
+class BulkExportedId(Base):
+    """An id a download job has written: how a record the vendor returns twice (it changed
+    while the job paged) is written once, without holding every id in memory."""
+
+    __tablename__ = "bulk_exported_ids"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("bulk_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    record_id: Mapped[str] = mapped_column(String(255), primary_key=True)

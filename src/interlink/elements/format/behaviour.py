@@ -33,6 +33,14 @@ class ErrorMapping(Strict):
     record_statuses: list[int] = Field(
         default_factory=lambda: [400, 404, 409, 422], description="a rejection of one record"
     )
+    duplicate_id_paths: list[str] = Field(
+        default_factory=list,
+        description=(
+            "where a create refused as a duplicate names the record that already exists "
+            "(e.g. existing_id): a bulk upload resuming after a crash counts such a row as "
+            "created by its first attempt instead of failing it"
+        ),
+    )
 
 
 class Polling(Strict):
