@@ -1,10 +1,11 @@
-"""Fixtures of the bulk tests: a hub serving its API (jobs run by the test, one at a time),
-a seeded sandbox, and an instance of it."""
+"""Fixtures of the bulk tests: a hub serving its API on SQLite and on PostgreSQL (jobs run
+by the test, one at a time), a seeded sandbox, and an instance of it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,9 +13,21 @@ import pytest
 from interlink.sandbox import RunningSandbox, SandboxConfig, running_sandbox
 from interlink.security.outbound import guarded_transport
 from interlink.server import RunningHub
+from interlink.settings import Settings
 
 API_KEY = "bulk-tests-sandbox-key"
 SEED = 250
+
+
+@pytest.fixture
+def hub_settings(tmp_path: Path, database_url: str) -> Settings:
+    """The hub of every bulk test, once per database backend."""
+    return Settings(
+        data_dir=tmp_path / "hub",
+        database_url=database_url,
+        allow_private_networks=True,
+        secret_key="bulk-tests-secret-key-0123456789-abcdefghij",
+    )
 
 
 @pytest.fixture

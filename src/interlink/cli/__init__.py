@@ -1,10 +1,11 @@
-"""The `interlink` command: serve, worker, migrate, org, elements, sandbox, demo."""
+"""The `interlink` command: serve, worker, migrate, org, elements, sandbox, demo, and bulk
+(export, upload, status, download: a running hub's bulk jobs over its HTTP API)."""
 
 from __future__ import annotations
 
 import typer
 
-from interlink.cli import demo, elements, org, sandbox, serve
+from interlink.cli import bulk, demo, elements, org, sandbox, serve
 from interlink.errors import ConfigurationError
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 serve.register(app)
 app.add_typer(org.app, name="org")
 app.add_typer(elements.app, name="elements")
+app.add_typer(bulk.app, name="bulk")
 sandbox.register(app)
 demo.register(app)
 
