@@ -1,5 +1,5 @@
-"""Housekeeping, hourly: retention of events and deliveries, stale idempotency answers, and
-finished jobs."""
+"""Housekeeping, hourly: retention of events, deliveries and bulk files, stale idempotency
+answers, and finished jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from datetime import timedelta
 
 from interlink.api.idempotency import purge_expired
+from interlink.bulk.retention import expire_bulk_files
 from interlink.eventing.delivery.task import wake_due_deliveries
 from interlink.eventing.retention import apply_retention
 from interlink.hub import Hub
@@ -27,15 +28,19 @@ def register_maintenance(registry: TaskRegistry, hub: Hub) -> None:
             removed = await apply_retention(session, keep=keep)
             # Belt and braces: queues whose deliver job gave up are picked up again.
             await wake_due_deliveries(session, context.runtime)
+        bulk = await expire_bulk_files(
+            hub, keep=timedelta(days=hub.settings.bulk_files_retention_days)
+        )
         jobs = await context.runtime.purge_finished(FINISHED_JOBS_KEPT)
         context.log.info(
             "maintenance removed %d events, %d deliveries, %d fingerprints, %d instances, "
-            "%d idempotency answers, %d jobs",
+            "%d idempotency answers, the files of %d bulk jobs, %d jobs",
             removed.events,
             removed.deliveries,
             removed.fingerprints,
             removed.instances,
             answers,
+            bulk,
             jobs,
         )
         await schedule_maintenance(context.runtime, delay=MAINTENANCE_EVERY)

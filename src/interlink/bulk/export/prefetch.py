@@ -24,7 +24,9 @@ async def prefetched(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[
         try:
             async for item in source:
                 await queue.put((item, None))
-        except Exception as exc:  # handed to the consumer, raised in its task
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised in its task
             await queue.put((_END, exc))
         else:
             await queue.put((_END, None))
