@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -305,6 +306,22 @@ class SandboxApi:
             if cursor is None:
                 return ids
 
+    async def contacts(self) -> list[dict[str, Any]]:
+        """Every contact the sandbox holds, whole, in `id` order."""
+        records: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            answer = await self.client.get(
+                f"{self.url}/api/contacts", params=params, headers=self.headers
+            )
+            answer.raise_for_status()
+            page = answer.json()
+            records += page["results"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return records
+
     async def batch(self, action: str, inputs: list[dict[str, Any]]) -> list[str]:
         """Apply the inputs in batches (concurrently); the ids they touched, all succeeded."""
 
@@ -386,6 +403,19 @@ async def create_live_instance(
     return instance
 
 
+async def create_instance(hub: httpx.AsyncClient, sandbox_url: str) -> dict[str, Any]:
+    """An instance on the sandbox without events (nothing polls it behind a test's back)."""
+    body = {
+        "element": "sandbox",
+        "name": "crash",
+        "config": {"base_url": sandbox_url, "api_key": SANDBOX_KEY},
+    }
+    created = await hub.post("/v1/instances", json=body)
+    assert created.status_code == 201, created.text
+    instance: dict[str, Any] = created.json()
+    return instance
+
+
 async def set_events_enabled(hub: httpx.AsyncClient, instance_id: str, enabled: bool) -> None:
     answer = await hub.patch(f"/v1/instances/{instance_id}", json={"events": {"enabled": enabled}})
     assert answer.status_code == 200, answer.text
@@ -432,6 +462,21 @@ async def _drained(hub: httpx.AsyncClient, instance_id: str) -> None:
     while (left := await unfinished_deliveries(hub, instance_id)) > 0:
         assert loop.time() < deadline, f"{left} deliveries still unfinished"
         await asyncio.sleep(0.2)
+
+
+def stored_bulk_job(data_dir: Path, job_id: str) -> dict[str, Any]:
+    """A bulk job's row as the hub's SQLite database holds it (its checkpoint included),
+    read directly: the API does not show the checkpoint. For failure messages and reports."""
+    database = data_dir / "interlink.db"
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM bulk_jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return {}
+    stored = dict(row)
+    if isinstance(stored.get("checkpoint"), str):
+        stored["checkpoint"] = json.loads(stored["checkpoint"])
+    return stored
 
 
 # -- the whole set-up ---------------------------------------------------------------------
