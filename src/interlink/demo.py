@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from interlink.asgi_server import serving
+from interlink.demo_bulk import walk_bulk
 from interlink.demo_receiver import Receiver
+from interlink.demo_run import DemoFailed, DemoRun
 from interlink.sandbox.config import SandboxConfig
 from interlink.sandbox.server import running_sandbox
 from interlink.server import running_hub
@@ -24,54 +25,6 @@ from interlink.settings import Settings
 
 SANDBOX_KEY = "demo-sandbox-key"
 SEEDED_CONTACTS = 500
-
-
-@dataclass
-class Step:
-    """One call of the walk, kept for the summary."""
-
-    title: str
-    method: str
-    path: str
-    status: int
-
-
-@dataclass
-class DemoRun:
-    console: Console
-    steps: list[Step] = field(default_factory=list)
-    short_names: dict[str, str] = field(default_factory=dict)
-    records_read: int = 0
-    records_written: int = 0
-    events_received: int = 0
-
-    async def call(
-        self,
-        client: httpx.AsyncClient,
-        title: str,
-        method: str,
-        path: str,
-        *,
-        expect: int,
-        **kwargs: Any,
-    ) -> Any:
-        response = await client.request(method, path, **kwargs)
-        shown = path
-        for long, short in self.short_names.items():
-            shown = shown.replace(long, short)
-        self.steps.append(Step(title, method, shown, response.status_code))
-        mark = "[green]✓[/green]" if response.status_code == expect else "[red]✗[/red]"
-        status = response.status_code
-        self.console.print(f"{mark} {title}: [bold]{method} {shown}[/bold] → {status}")
-        if response.status_code != expect:
-            raise DemoFailed(
-                f"{title}: expected {expect}, got {response.status_code}: {response.text}"
-            )
-        return response.json() if response.content else None
-
-
-class DemoFailed(Exception):
-    """A step answered something the walk did not expect."""
 
 
 async def run_demo(console: Console) -> DemoRun:
@@ -103,18 +56,20 @@ async def run_demo(console: Console) -> DemoRun:
             console.print(f"Organization {organization.id} created with an API key\n")
             headers = {"Authorization": f"Bearer {api_key}"}
             async with httpx.AsyncClient(base_url=hub.url, headers=headers, timeout=30) as client:
-                await walk(run, client, sandbox.url)
+                instance_id = await walk(run, client, sandbox.url)
                 vendor_headers = {"Authorization": f"Bearer {SANDBOX_KEY}"}
                 async with httpx.AsyncClient(
                     base_url=sandbox.url, headers=vendor_headers, timeout=30
                 ) as vendor:
                     await walk_events(run, client, vendor, receiver, f"{receiver_url}/hook")
+                    await walk_bulk(run, client, vendor, instance_id)
     elapsed = time.monotonic() - started
     summarize(run, elapsed)
     return run
 
 
-async def walk(run: DemoRun, client: httpx.AsyncClient, sandbox_url: str) -> None:
+async def walk(run: DemoRun, client: httpx.AsyncClient, sandbox_url: str) -> str:
+    """Catalog, connection, records: answers the instance's id."""
     elements = await run.call(client, "Catalog", "GET", "/v1/elements", expect=200)
     run.console.print(f"   elements: {', '.join(e['key'] for e in elements['data'])}")
     instance = await run.call(
@@ -200,6 +155,7 @@ async def walk(run: DemoRun, client: httpx.AsyncClient, sandbox_url: str) -> Non
     await run.call(client, "Delete it", "DELETE", record, expect=204)
     run.records_written += 1
     await run.call(client, "Gone at the vendor", "GET", record, expect=404)
+    return str(instance["id"])
 
 
 async def walk_events(
@@ -299,5 +255,6 @@ def summarize(run: DemoRun, elapsed: float) -> None:
     run.console.print(
         f"[bold green]Demo complete[/bold green] in {elapsed:.1f}s: "
         f"{run.records_read} records read and {run.records_written} written through the hub, "
-        f"{run.events_received} events received and verified."
+        f"{run.events_received} events received and verified, "
+        f"{run.bulk_jobs} bulk jobs run."
     )

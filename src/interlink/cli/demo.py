@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
 
 def demo() -> None:
     """Start a sandbox vendor and a hub on free loopback ports and walk through the product."""
-    from interlink.demo import DemoFailed, run_demo
+    from interlink.demo import run_demo
+    from interlink.demo_run import DemoFailed
 
     console = Console()
     try:
