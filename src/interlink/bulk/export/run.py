@@ -63,7 +63,12 @@ async def _export(hub: Hub, job: BulkJob) -> None:
         native = job.native_requested and client.has_native_export(plan.object_name)
         if native != job.native:
             await _set(hub, job.id, native=native)
-        sink = ExportSink(hub, store, job.id, key, point, limit=plan.query.limit)
+        # A listing in an order changes do not move returns each record once; a listing by
+        # updated time (changed-since) or a vendor's export file is checked id by id.
+        stable = plan.obj.stable_order and plan.changed_since is None and not native
+        sink = ExportSink(
+            hub, store, job.id, key, point, limit=plan.query.limit, remember_ids=not stable
+        )
         if not native:
             await export_pages(client, plan, sink)
             return

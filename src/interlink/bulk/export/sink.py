@@ -66,8 +66,11 @@ class ExportSink:
         checkpoint: ExportCheckpoint,
         *,
         limit: int | None,
+        remember_ids: bool = True,
     ) -> None:
         self._hub = hub
+        # Off where the source cannot return a record twice (see ObjectDefinition.stable_order).
+        self._remember_ids = remember_ids
         self._store = store
         self._job_id = job_id
         self._key = key
@@ -127,7 +130,7 @@ class ExportSink:
             await self._store.write_part(self._key, parts, b"".join(line for _, line in kept))
         async with self._hub.database.transaction() as session:
             job = await running_job(session, self._job_id)
-            if kept:
+            if kept and self._remember_ids:
                 await session.execute(
                     insert(BulkExportedId),
                     [{"job_id": self._job_id, "record_id": record_id} for record_id, _ in kept],
@@ -148,7 +151,7 @@ class ExportSink:
 
     async def _written_before(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        if not ids or self.checkpoint.records == 0:
+        if not ids or self.checkpoint.records == 0 or not self._remember_ids:
             return found
         async with self._hub.database.transaction() as session:
             for start in range(0, len(ids), IDS_PER_QUERY):

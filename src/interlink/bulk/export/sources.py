@@ -17,6 +17,8 @@ from interlink.ceql import matches, project
 from interlink.vendor import VendorClient
 from interlink.vendor.errors import FatalVendorError
 
+# Pages read ahead while a flush writes: a flush takes about as long as a few pages.
+PREFETCH_PAGES = 4
 # A native export whose file is not ready after this long is given up.
 NATIVE_WAIT_SECONDS = 6 * 3600.0
 
@@ -44,7 +46,7 @@ async def export_pages(client: VendorClient, plan: QueryPlan, sink: ExportSink) 
         changed_since=plan.changed_since,
         page_state=position.get("pages"),
     )
-    async for page in prefetched(pages):
+    async for page in prefetched(pages, depth=PREFETCH_PAGES):
         for record in page.records:
             chosen = select(record)
             if chosen is not None:

@@ -208,6 +208,14 @@ class ObjectDefinition(Strict):
     batch: BatchEndpoint | None = None
     bulk_export: BulkExport | None = None
     upsert: bool = False
+    stable_order: bool = Field(
+        default=False,
+        description=(
+            "the list call (without a changed-since filter) returns records in an order "
+            "their changes do not move, e.g. by id: one listing never returns a record "
+            "twice, so an export need not remember the ids it has written"
+        ),
+    )
     fields: builtins.list[SchemaField] | None = None
 
     @model_validator(mode="after")
