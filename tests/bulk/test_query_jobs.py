@@ -12,6 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from interlink.bulk.export import ordering
+from interlink.ceql import OrderBy, order
 from interlink.sandbox import RunningSandbox
 from interlink.server import RunningHub
 
@@ -206,7 +208,6 @@ async def test_an_empty_result_downloads_as_empty_files(
         ("select * from deals", "unknown object 'deals'"),
         ("select nickname from contacts", "unknown field 'nickname'"),
         ("select * from contacts where emial = 'a'", "did you mean 'email'"),
-        ("select * from contacts order by email", "order by"),
     ],
 )
 async def test_bad_queries_are_400_saying_where(
@@ -333,3 +334,37 @@ async def test_idempotency_key_creates_one_job(api: httpx.AsyncClient, instance_
     second = await api.post(f"/v1/instances/{instance_id}/bulk/query", json=body, headers=headers)
     assert first.json()["id"] == second.json()["id"]
     assert len((await api.get("/v1/bulk")).json()["data"]) == 1
+
+
+@pytest.mark.parametrize("native", [False, True])
+async def test_order_by_sorts_the_whole_file_then_applies_the_limit(
+    hub: RunningHub,
+    api: httpx.AsyncClient,
+    instance_id: str,
+    sandbox: RunningSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    native: bool,
+) -> None:
+    monkeypatch.setattr(ordering, "RUN_RECORDS", 40)  # several runs to merge
+    for record in sandbox.store.contacts.snapshot()[:5]:
+        sandbox.store.contacts.update(record["id"], {"title": None})
+    contacts = [dict(record) for record in sandbox.store.contacts.snapshot()]
+    expected = [
+        r["id"] for r in order(contacts, (OrderBy("title", descending=True), OrderBy("email")))
+    ]
+    job = await start(
+        api, instance_id, "select id, title from contacts order by title desc, email", native=native
+    )
+    done = await finished(hub, api, job["id"])
+    assert done["records"] == SEED
+    records = await ndjson(api, job["id"])
+    assert [r["id"] for r in records] == expected
+    assert all(set(r) <= {"id", "title"} for r in records)  # sorted by email, not selected
+
+    top = await start(
+        api, instance_id, "select id from contacts order by email desc limit 7", native=native
+    )
+    done = await finished(hub, api, top["id"])
+    best = sorted(contacts, key=lambda r: r["email"], reverse=True)[:7]
+    assert done["records"] == 7
+    assert [r["id"] for r in await ndjson(api, top["id"])] == [r["id"] for r in best]

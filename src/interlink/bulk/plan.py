@@ -48,12 +48,6 @@ def plan_query(element: ElementDefinition, text: str) -> QueryPlan:
         )
     if obj.fields is not None:
         check_fields(query, [field.name for field in obj.fields])
-    if query.order_by:
-        raise CEQLError(
-            "bulk queries do not take `order by` yet: records come in the vendor's order",
-            fragment="order by",
-            field="q",
-        )
     return QueryPlan(
         query=query,
         obj=obj,

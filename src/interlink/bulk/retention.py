@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from interlink.bulk.export.sink import forget_ids
-from interlink.bulk.files import data_key, errors_key, results_key
+from interlink.bulk.files import job_prefix
 from interlink.hub import Hub
 from interlink.storage.models import BulkJob
 from interlink.storage.types import utcnow
@@ -38,8 +38,8 @@ async def expire_bulk_files(hub: Hub, *, keep: timedelta) -> int:
             return expired
         for job_id in jobs:
             # Files first: a crash before the row is marked just deletes them again.
-            for key in (data_key(job_id), results_key(job_id), errors_key(job_id)):
-                await hub.files.delete(key)
+            # Everything under the job's folder: data, results, errors, sorted, runs.
+            await hub.files.delete_older_than(job_prefix(job_id), utcnow())
             await forget_ids(hub, job_id)
         async with hub.database.transaction() as session:
             for job_id in jobs:

@@ -16,9 +16,9 @@ from interlink.api.problems import Problem
 from interlink.api.uploads import receive_upload
 from interlink.bulk import jobs as service
 from interlink.bulk.downloads import MEDIA_TYPES, NotAcceptable, download_chunks, negotiate
-from interlink.bulk.files import data_key, errors_key, results_key
+from interlink.bulk.files import data_key, download_key, errors_key, results_key
 from interlink.bulk.upload.create import check_metadata, upload_target
-from interlink.ceql import parse_query
+from interlink.ceql import Query, parse_query
 from interlink.errors import InvalidInput
 from interlink.hub import Hub
 from interlink.storage.models import BulkJob
@@ -215,14 +215,15 @@ async def _download(
                 404, "Not found", f"bulk job {job_id} is about {job.object_name}, not {object_name}"
             )
         _check_downloadable(job)
-        field_order = _select_list(job)
+        query = parse_query(job.query) if job.query else None
     try:
         fmt = negotiate(accept, job.format)  # type: ignore[arg-type]
     except NotAcceptable as exc:
         raise Problem(406, "Not acceptable", str(exc)) from exc
     filename = f"{job.id}-{job.object_name}.{fmt}"
+    key = download_key(job.id, ordered=bool(query and query.order_by))
     return StreamingResponse(
-        download_chunks(hub.files, data_key(job.id), fmt, field_order=field_order),
+        download_chunks(hub.files, key, fmt, field_order=_header_start(query)),
         media_type=MEDIA_TYPES[fmt],
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
@@ -241,7 +242,7 @@ def _check_downloadable(job: BulkJob) -> None:
         )
 
 
-def _select_list(job: BulkJob) -> list[str]:
+def _header_start(query: Query | None) -> list[str]:
     """The CSV header's order: `id`, then the query's fields (`select *`: the records')."""
-    fields = list(parse_query(job.query).fields or ()) if job.query else []
+    fields = list(query.fields or ()) if query is not None else []
     return ["id", *(field for field in fields if field != "id")]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from interlink.bulk.export.ordering import sort_file
 from interlink.bulk.export.sink import ExportCheckpoint, ExportSink, forget_ids, restart
 from interlink.bulk.export.sources import export_native, export_pages
-from interlink.bulk.files import data_key
+from interlink.bulk.files import data_key, runs_prefix, sorted_key
 from interlink.bulk.jobs import COMPLETED, FAILED
 from interlink.bulk.lifecycle import JobStopped, claim, finish, retry_or_fail, running_job
 from interlink.bulk.plan import plan_query
@@ -41,8 +42,7 @@ async def run_export(hub: Hub, job_id: str) -> None:
     except (VendorError, InvalidInput, NotFound) as exc:
         await finish(hub, job_id, FAILED, error=str(exc))
     else:
-        point = ExportCheckpoint.of((await _stored(hub, job_id)).checkpoint)
-        await finish(hub, job_id, COMPLETED, records=point.records)
+        await finish(hub, job_id, COMPLETED)
     await _forget_ids_if_finished(hub, job_id)
 
 
@@ -66,22 +66,34 @@ async def _export(hub: Hub, job: BulkJob) -> None:
         # A listing in an order changes do not move returns each record once; a listing by
         # updated time (changed-since) or a vendor's export file is checked id by id.
         stable = plan.obj.stable_order and plan.changed_since is None and not native
-        sink = ExportSink(
-            hub, store, job.id, key, point, limit=plan.query.limit, remember_ids=not stable
-        )
+        # With `order by`, the limit applies to the sorted records, not to those read first.
+        ordered = bool(plan.query.order_by)
+        limit = None if ordered else plan.query.limit
+        sink = ExportSink(hub, store, job.id, key, point, limit=limit, remember_ids=not stable)
         if not native:
             await export_pages(client, plan, sink)
-            return
-        try:
-            await export_native(client, plan, sink)
-        except (RecordNotFound, NotFound):
-            if "native" not in point.position:
-                raise
-            # The vendor no longer has the export this job was reading: read a new one.
-            logger.warning("bulk job %s: the vendor's export is gone; starting over", job.id)
-            await restart(hub, store, job.id, key)
-            sink.checkpoint = ExportCheckpoint(retries=point.retries)
-            await export_native(client, plan, sink)
+        else:
+            try:
+                await export_native(client, plan, sink)
+            except (RecordNotFound, NotFound):
+                if "native" not in point.position:
+                    raise
+                # The vendor no longer has the export this job was reading: read a new one.
+                logger.warning("bulk job %s: the vendor's export is gone; starting over", job.id)
+                await restart(hub, store, job.id, key)
+                sink.checkpoint = ExportCheckpoint(retries=point.retries)
+                await export_native(client, plan, sink)
+    if ordered:
+        written = await sort_file(
+            store,
+            key,
+            sorted_key(job.id),
+            runs_prefix(job.id),
+            plan.query.order_by,
+            limit=plan.query.limit,
+            fields=plan.query.fields,
+        )
+        await _set(hub, job.id, records=written)
 
 
 async def _stored(hub: Hub, job_id: str) -> BulkJob:

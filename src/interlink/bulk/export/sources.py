@@ -25,6 +25,10 @@ NATIVE_WAIT_SECONDS = 6 * 3600.0
 
 def _selector(plan: QueryPlan) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     predicate, fields = plan.predicate, plan.query.fields
+    if fields is not None and plan.query.order_by:
+        # Sorting happens on the written file: it keeps the keys; the sort projects them out.
+        keys = [key.field for key in plan.query.order_by if key.field not in fields]
+        fields = (*fields, *keys)
 
     def select(record: dict[str, Any]) -> dict[str, Any] | None:
         if predicate is not None and not matches(predicate, record):
