@@ -24,8 +24,10 @@ allows it) are its own. Against the same seeded sandbox, in this order:
 
 Every path must end with exactly N records (the hub's files are downloaded and their lines
 counted after the timing). Goals: paging / raw >= 0.9, paging / dlt >= 2, and the hub's peak
-RSS flat from 100k to 1M records. The sandbox element's rate limit (200 requests/s, pages of
-100) caps any hub paging at 20,000 records/s; the raw loop and dlt have no such budget.
+RSS flat from 100k to 1M records. The sandbox element's rate limit (`rate_limit` in
+src/interlink/elements/builtin/sandbox.yaml, read here from the element definition: 1000
+requests/s when this was written) times its pages of 100 caps any hub paging (then 100,000
+records/s; the report prints the cap); the raw loop and dlt have no such budget.
 """
 
 from __future__ import annotations
@@ -49,13 +51,14 @@ from typing import Any
 import httpx
 import orjson
 
+from interlink.elements.catalog import builtin_elements
+
 API_KEY = "bench-sandbox-key"
 SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmnop"
 PAGE_SIZE = 100
 POLL_SECONDS = 0.2
 START_TIMEOUT_SECONDS = 120.0  # seeding a million contacts takes ~6 s alone
 STOP_TIMEOUT_SECONDS = 20.0
-ELEMENT_PAGES_PER_SECOND = 200  # sandbox.yaml rate_limit: the hub's budget for this vendor
 DLT_MISSING = "dlt: not installed (pip install '.[bench]')"
 
 
@@ -85,6 +88,13 @@ class Round:
     hub_peak_rss_mb: float = 0.0  # over the hub's paths, their downloads included
     paths: dict[str, PathResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def _element_cap() -> float:
+    """Records a second the sandbox element's rate limit lets a hub page: its budget for
+    this vendor (sandbox.yaml's rate_limit), in pages a second, times the page size."""
+    limit = builtin_elements()["sandbox"].rate_limit
+    return limit.requests / limit.per_seconds * PAGE_SIZE
 
 
 def _log(message: str) -> None:
@@ -514,7 +524,7 @@ def _report(rounds: list[Round], args: argparse.Namespace, load: tuple[str, str]
         document = {
             "latency_ms": args.latency_ms,
             "load_average": {"start": load[0], "end": load[1]},
-            "element_cap_records_per_second": ELEMENT_PAGES_PER_SECOND * PAGE_SIZE,
+            "element_cap_records_per_second": _element_cap(),
             "rounds": [
                 {
                     **{key: value for key, value in asdict(measured).items() if key != "paths"},
@@ -537,10 +547,7 @@ def _report(rounds: list[Round], args: argparse.Namespace, load: tuple[str, str]
         "vendor CPU: the sandbox's.\npeak RSS: the hub's VmHWM during the path. "
         "job s: the job's own started_at -> finished_at."
     )
-    print(
-        f"the sandbox element's rate limit caps hub paging at "
-        f"{ELEMENT_PAGES_PER_SECOND * PAGE_SIZE:,} records/s"
-    )
+    print(f"the sandbox element's rate limit caps hub paging at {_element_cap():,.0f} records/s")
     for measured in rounds:
         _table(measured, args.latency_ms)
     if len(rounds) > 1:
