@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
-from interlink.files import FileStore, InMemoryFileStore, LocalFileStore, PartData
+from aiobotocore.session import AioSession, get_session
+from types_aiobotocore_s3 import S3Client
+
+from interlink.files import FileStore, InMemoryFileStore, LocalFileStore, PartData, S3FileStore
 from interlink.files.keys import part_name
+
+# What the tests give moto, which takes any credentials.
+S3_KEY = "testing"
+S3_REGION = "us-east-1"
 
 
 async def read_chunks(store: FileStore, key: str) -> list[bytes]:
@@ -68,5 +76,60 @@ def memory_subject() -> Subject:
             await store.write_part(key, index, data)
         finally:
             clock.now = None
+
+    return Subject(store, write_part_at)
+
+
+@cache
+def s3_session() -> AioSession:
+    """One botocore session for the tests' clients: it parses the S3 model once, not per test."""
+    return get_session()
+
+
+def s3_store(endpoint: str, bucket: str, prefix: str = "files") -> S3FileStore:
+    """A store on the moto server at `endpoint` (its buckets made by the caller)."""
+    return S3FileStore(
+        bucket,
+        prefix,
+        endpoint_url=endpoint,
+        region=S3_REGION,
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_KEY,
+        session=s3_session(),
+    )
+
+
+def s3_client(endpoint: str) -> AbstractAsyncContextManager[S3Client]:
+    """A plain client on the moto server at `endpoint`, to look behind the store's back."""
+    return s3_session().create_client(
+        "s3",
+        region_name=S3_REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_KEY,
+    )
+
+
+def s3_subject(store: S3FileStore) -> Subject:
+    """The S3 store, parts aged by setting their LastModified in moto's backend.
+
+    S3 stamps LastModified itself, when a write completes, so neither a clock given to the
+    store nor time-freezing in the test (the server runs its own clock) can date a part in
+    the past, and sleeping for real would make the retention tests slow and flaky. Moto
+    serves from a thread of this process, so its backend is at hand: the part is written
+    through the real API, then its object's LastModified is set, as `os.utime` does for
+    the local store. Every read of that time (ListObjectsV2 included) then sees `when`,
+    at S3's one-second precision.
+    """
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    async def write_part_at(key: str, index: int, data: PartData, when: datetime) -> None:
+        await store.write_part(key, index, data)
+        bucket = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets[store.bucket]
+        # Moto keeps naive UTC times.
+        bucket.keys[store.object_key(key, index)].last_modified = when.astimezone(UTC).replace(
+            tzinfo=None
+        )
 
     return Subject(store, write_part_at)

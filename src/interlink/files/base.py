@@ -111,6 +111,12 @@ class FileStore(ABC):
             raise InvalidInput("`when` must be a datetime with a time zone", field="when")
         return await self._delete_older_than(prefix, when)
 
+    async def aclose(self) -> None:  # noqa: B027 (a hook: most stores hold nothing open)
+        """Release what the store holds open (an S3 client's connections); nothing by default.
+
+        The store stays usable: what it needs is opened again on the next call.
+        """
+
     # -- what an implementation provides (arguments already checked) ----------------------
 
     @abstractmethod
