@@ -68,4 +68,6 @@ class Hub:
         )
 
     async def close(self) -> None:
+        if "files" in self.__dict__:  # only a store that was opened has anything to close
+            await self.files.aclose()
         await self.database.dispose()
