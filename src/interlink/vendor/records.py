@@ -7,7 +7,7 @@ from typing import Any
 from interlink.elements.definition import DeletedEndpoint
 from interlink.errors import ConfigurationError
 from interlink.vendor.errors import FatalVendorError
-from interlink.vendor.hooks import Hooks
+from interlink.vendor.hooks import Hooks, default_normalize_record
 from interlink.vendor.paths import MISSING, lookup
 from interlink.vendor.times import parse_time, rfc3339
 
@@ -38,7 +38,11 @@ def extract_record(body: Any, records_path: str | None, *, where: str) -> dict[s
 
 
 def record_id(record: dict[str, Any], id_field: str, *, where: str) -> str:
-    value = lookup(record, id_field)
+    # Runs once per record of an export: a plain field name skips the dotted-path walk
+    # (the same answer for a dict), and a non-empty string is already the answer.
+    value = record.get(id_field) if id_field and "." not in id_field else lookup(record, id_field)
+    if type(value) is str and value:
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         raise FatalVendorError(f"{where}: a record without a usable {id_field!r}")
     return str(value)
@@ -53,7 +57,10 @@ def normalize_record(
         normalized = dict(record)
     else:
         normalized = {"id": identifier, **{k: v for k, v in record.items() if k != "id"}}
-    normalized = hooks.normalize_record(object_name, normalized)
+    hook = hooks.normalize_record
+    if hook is default_normalize_record:
+        return normalized  # the default returns it as is: its id is the string set above
+    normalized = hook(object_name, normalized)
     if not isinstance(normalized, dict) or not isinstance(normalized.get("id"), str):
         raise ConfigurationError(f"{where}: normalize_record must keep a string 'id'")
     return normalized

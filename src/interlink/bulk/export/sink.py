@@ -83,10 +83,15 @@ class ExportSink:
         self._since = time.monotonic()
 
     def add(self, record: dict[str, Any]) -> None:
-        record_id = str(record["id"])
-        if record_id in self._ids:
+        record_id = record["id"]
+        if type(record_id) is not str:  # normalized records have a string id already
+            record_id = str(record_id)
+        ids = self._ids
+        if record_id in ids:
             return
-        self._ids[record_id] = None
+        ids[record_id] = None
+        # Not orjson's OPT_APPEND_NEWLINE: its bytes keep the larger buffer they were written
+        # in (~1 KB a line here), which made a buffered MiB cost several in memory.
         line = orjson.dumps(record) + b"\n"
         self._lines.append(line)
         self._size += len(line)
@@ -115,29 +120,33 @@ class ExportSink:
         ids = list(self._ids)
         lines = self._lines
         already = await self._written_before(ids)
-        kept = [
-            (record_id, line)
-            for record_id, line in zip(ids, lines, strict=True)
-            if record_id not in already
-        ]
-        if self._limit is not None:
-            kept = kept[: max(self._limit - self.checkpoint.records, 0)]
+        if already or self._limit is not None:
+            kept = [
+                (record_id, line)
+                for record_id, line in zip(ids, lines, strict=True)
+                if record_id not in already
+            ]
+            if self._limit is not None:
+                kept = kept[: max(self._limit - self.checkpoint.records, 0)]
+            ids, lines = [record_id for record_id, _ in kept], [line for _, line in kept]
+            size = sum(len(line) for line in lines)
+        else:
+            size = self._size  # everything buffered is kept: no pairing and re-summing
         point = self.checkpoint
         parts = point.parts
-        size = sum(len(line) for _, line in kept)
-        if kept:
+        if lines:
             parts += 1
-            await self._store.write_part(self._key, parts, b"".join(line for _, line in kept))
+            await self._store.write_part(self._key, parts, b"".join(lines))
         async with self._hub.database.transaction() as session:
             job = await running_job(session, self._job_id)
-            if kept and self._remember_ids:
+            if lines and self._remember_ids:
                 await session.execute(
                     insert(BulkExportedId),
-                    [{"job_id": self._job_id, "record_id": record_id} for record_id, _ in kept],
+                    [{"job_id": self._job_id, "record_id": record_id} for record_id in ids],
                 )
             point.position = position
             point.parts = parts
-            point.records += len(kept)
+            point.records += len(lines)
             point.pages += self._pages
             point.bytes += size
             job.checkpoint = point.stored()
