@@ -29,6 +29,9 @@ def serve(
 ) -> None:
     """Run the HTTP API and (unless --no-workers) the background workers in one process."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every vendor request at INFO: thousands of lines a second during an
+    # export (and ~2% of its CPU); Interlink logs what matters about its jobs itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     sock = bind_socket(host, port)
     app = build_app(settings, workers=not no_workers, listen_url=url_of(sock))
