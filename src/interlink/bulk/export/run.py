@@ -63,9 +63,14 @@ async def _export(hub: Hub, job: BulkJob) -> None:
         native = job.native_requested and client.has_native_export(plan.object_name)
         if native != job.native:
             await _set(hub, job.id, native=native)
-        # A listing in an order changes do not move returns each record once; a listing by
-        # updated time (changed-since) or a vendor's export file is checked id by id.
-        stable = plan.obj.stable_order and plan.changed_since is None and not native
+        # A listing in an order changes do not move returns each record once, and so does
+        # a vendor's export (a snapshot) unless the element says otherwise; a listing by
+        # updated time (changed-since) is checked id by id.
+        if native:
+            assert plan.obj.bulk_export is not None  # chosen only where there is one
+            stable = not plan.obj.bulk_export.may_repeat
+        else:
+            stable = plan.obj.stable_order and plan.changed_since is None
         # With `order by`, the limit applies to the sorted records, not to those read first.
         ordered = bool(plan.query.order_by)
         limit = None if ordered else plan.query.limit

@@ -177,6 +177,13 @@ class BulkExport(Strict):
     failed_values: list[str] = Field(default_factory=lambda: ["failed"])
     download: ExportRequest = Field(description="path holds {export_id}")
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    may_repeat: bool = Field(
+        default=False,
+        description=(
+            "the export's file may hold a record more than once (most are snapshots that "
+            "do not): an export then remembers the ids it has written"
+        ),
+    )
 
 
 class SchemaField(Strict):
