@@ -204,13 +204,16 @@ async def test_heartbeats_keep_a_long_job_from_being_taken(
     @registry.task(name="long")
     async def long(context: JobContext) -> None:
         executions.append(cast(EmbeddedRuntime, context.runtime).worker_id)
-        await asyncio.sleep(1.2)  # well past stalled_after (0.5 s)
+        await asyncio.sleep(4.5)  # well past stalled_after
 
-    owner = await make_runtime()
+    # Wider margins than FAST: on a loaded CI machine a 0.5 s stall of the heartbeat loop
+    # happened, and the job was (rightly) taken back. 2 s of silence is a real stall.
+    margins = {"heartbeat_interval": 0.2, "stalled_after": 2.0}
+    owner = await make_runtime(**margins)
     job_id = await owner.defer("long", {})
     await owner.start()
     await wait_for_job(owner, job_id, has_status(JobStatus.DOING))
-    watcher = await make_runtime(own_engine=True)
+    watcher = await make_runtime(own_engine=True, **margins)
     await watcher.start()  # recovers stalled jobs, and would run this one if it could
     job = await wait_for_job(owner, job_id, has_status(JobStatus.SUCCEEDED))
     assert executions == [owner.worker_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,14 @@ async def get_session(hub: Hub = Depends(get_hub)) -> AsyncIterator[AsyncSession
     """One transaction per request: committed when the route returns, rolled back on error."""
     async with hub.database.transaction() as session:
         yield session
+
+
+def transaction() -> Any:
+    """`session: AsyncSession = transaction()`: the request's transaction, committed when
+    the route returns and *before* the answer is sent. FastAPI's default scope ends a
+    `yield` dependency after the response: a client acting on a 2xx could then miss the
+    write it was told about (PostgreSQL shows it; SQLite's single writer hid it)."""
+    return Depends(get_session, scope="function")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.api.auth import Caller, get_caller, get_session
+from interlink.api.auth import Caller, get_caller, transaction
 from interlink.api.idempotency import idempotent
 from interlink.api.pagination import PageParams, decode_cursor, encode_cursor, page
 from interlink.services import organizations
@@ -37,7 +37,7 @@ async def create_api_key(
     request: Request,
     body: NewApiKey | None = None,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     async def create() -> tuple[int, Any]:
         row, key = await organizations.create_api_key(
@@ -52,7 +52,7 @@ async def create_api_key(
 async def list_api_keys(
     params: PageParams = Depends(),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     after = decode_cursor(params.cursor) if params.cursor else None
     rows = await organizations.list_api_keys(
@@ -65,7 +65,7 @@ async def list_api_keys(
 
 @router.delete("/{key_id}", status_code=204)
 async def revoke_api_key(
-    key_id: str, caller: Caller = Depends(get_caller), session: AsyncSession = Depends(get_session)
+    key_id: str, caller: Caller = Depends(get_caller), session: AsyncSession = transaction()
 ) -> Response:
     await organizations.revoke_api_key(session, caller.organization_id, key_id)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.api.auth import Caller, get_caller, get_hub, get_session
+from interlink.api.auth import Caller, get_caller, get_hub, transaction
 from interlink.api.idempotency import idempotent, remember_answer, replay_answer
 from interlink.api.pagination import PageParams, decode_cursor, encode_cursor, page
 from interlink.api.problems import Problem
@@ -36,7 +36,7 @@ async def create_query_job(
     request: Request,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     """Queue a query job: every record the CEQL query selects, into one file (202)."""
 
@@ -105,7 +105,7 @@ async def list_jobs(
     status: str | None = None,
     params: PageParams = Depends(),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     """The organization's bulk jobs, newest first."""
     before = _position(params.cursor) if params.cursor else None
@@ -136,7 +136,7 @@ def _position(cursor: str) -> tuple[datetime, str]:
 async def get_job(
     job_id: str,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     return service.describe(await service.get_job(session, caller.organization_id, job_id))
 
@@ -145,7 +145,7 @@ async def get_job(
 async def cancel_job(
     job_id: str,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     """Cancel a queued or running job (409 once it has finished)."""
     job = await service.cancel_job(session, caller.organization_id, job_id)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.api.auth import Caller, get_caller, get_session
+from interlink.api.auth import Caller, get_caller, transaction
 from interlink.api.idempotency import idempotent
 from interlink.api.pagination import PageParams, decode_cursor, encode_cursor, page
 from interlink.api.problems import Problem
@@ -47,7 +47,7 @@ async def _definition_text(request: Request) -> str:
 async def list_elements(
     params: PageParams = Depends(),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     everything = [describe(d) for d in builtin_elements().values()]
     everything += [
@@ -64,7 +64,7 @@ async def list_elements(
 
 @router.get("/{key}")
 async def get_element(
-    key: str, caller: Caller = Depends(get_caller), session: AsyncSession = Depends(get_session)
+    key: str, caller: Caller = Depends(get_caller), session: AsyncSession = transaction()
 ) -> dict[str, Any]:
     definition = await find_element(session, caller.organization_id, key)
     return describe(definition, custom=key not in builtin_elements())
@@ -74,7 +74,7 @@ async def get_element(
 async def register_element(
     request: Request,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     text = await _definition_text(request)
 
@@ -90,7 +90,7 @@ async def replace_element(
     key: str,
     request: Request,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     text = await _definition_text(request)
     definition = await element_service.replace(session, caller.organization_id, key, text)
@@ -99,7 +99,7 @@ async def replace_element(
 
 @router.delete("/{key}", status_code=204)
 async def delete_element(
-    key: str, caller: Caller = Depends(get_caller), session: AsyncSession = Depends(get_session)
+    key: str, caller: Caller = Depends(get_caller), session: AsyncSession = transaction()
 ) -> Response:
     await element_service.remove(session, caller.organization_id, key)
     return Response(status_code=204)

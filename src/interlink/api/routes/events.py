@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.api.auth import Caller, get_caller, get_hub, get_session
+from interlink.api.auth import Caller, get_caller, get_hub, transaction
 from interlink.api.idempotency import idempotent
 from interlink.api.pagination import PageParams, decode_cursor, encode_cursor, page
 from interlink.errors import InvalidInput
@@ -41,7 +41,7 @@ async def list_events(
     after: str | None = Query(None, description="an event id: the page starts after it"),
     params: PageParams = Depends(),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     """The stored events in recording order. `next_cursor` is the last event's id, so it
     works as `after` too; following it pages forward without gaps."""
@@ -76,7 +76,7 @@ async def list_events(
 async def get_event(
     event_id: str,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     event = await listing.find_event(session, caller.organization_id, event_id)
     element_key = await listing.element_key_of(session, event.instance_id)
@@ -90,7 +90,7 @@ async def replay(
     request: Request,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     """Deliver the events recorded in [since, until) again, as new deliveries (reason
     `replay`); the events keep their ids and sequences."""
@@ -116,7 +116,7 @@ async def list_deliveries(
     status: DeliveryStatus | None = Query(None),
     params: PageParams = Depends(),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     """The instance's deliveries, newest first, each with its attempts."""
     instance = await get_instance(session, caller.organization_id, instance_id)
@@ -135,7 +135,7 @@ async def list_deliveries(
 async def get_delivery(
     delivery_id: str,
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     delivery = await listing.find_delivery(session, caller.organization_id, delivery_id)
     attempts = await listing.attempts_of(session, [delivery.id])
@@ -147,7 +147,7 @@ async def retry(
     delivery_id: str,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     """A failed or dead delivery is tried again now (once it heads the instance's queue)."""
     delivery = await listing.find_delivery(session, caller.organization_id, delivery_id)
@@ -163,7 +163,7 @@ async def rotate_secret(
     request: Request,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     """A new signing secret; the previous one keeps signing deliveries for 24 hours."""
     instance = await get_instance(session, caller.organization_id, instance_id)

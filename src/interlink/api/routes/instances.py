@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.api.auth import Caller, get_caller, get_hub, get_session
+from interlink.api.auth import Caller, get_caller, get_hub, transaction
 from interlink.api.idempotency import idempotent
 from interlink.api.pagination import PageParams, decode_cursor, encode_cursor, page
 from interlink.elements.catalog import find_element
@@ -25,7 +25,7 @@ async def create_instance(
     request: Request,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     async def create() -> tuple[int, Any]:
         instance = await service.create_instance(hub, session, caller.organization_id, body)
@@ -39,7 +39,7 @@ async def list_instances(
     params: PageParams = Depends(),
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     after = str(decode_cursor(params.cursor)) if params.cursor else None
     rows = await service.list_instances(
@@ -56,7 +56,7 @@ async def get_instance(
     instance_id: str,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
     return await service.describe_instance(hub, session, instance)
@@ -68,7 +68,7 @@ async def patch_instance(
     body: service.InstancePatch,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> dict[str, Any]:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
     instance = await service.update_instance(hub, session, instance, body)
@@ -80,7 +80,7 @@ async def delete_instance(
     instance_id: str,
     hub: Hub = Depends(get_hub),
     caller: Caller = Depends(get_caller),
-    session: AsyncSession = Depends(get_session),
+    session: AsyncSession = transaction(),
 ) -> Response:
     instance = await service.get_instance(session, caller.organization_id, instance_id)
     await service.delete_instance(hub, session, instance)
