@@ -318,3 +318,11 @@ async def test_upload_idempotency_key_replays_the_first_job(
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"
     assert len((await api.get("/v1/bulk")).json()["data"]) == 1
+
+
+async def test_openapi_describes_the_multipart_upload(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    upload = document["paths"]["/v1/instances/{instance_id}/bulk/{object_name}"]["post"]
+    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["file"]
+    assert set(schema["properties"]) == {"file", "metadata"}

@@ -63,28 +63,20 @@ async def create_query_job(
     element = await find_element(session, organization_id, instance.element_key)
     plan = plan_query(element, body.q)
     await _check_callback(hub, body.callback_url)
-    job = BulkJob(
+    return await _queue(
+        hub,
+        session,
+        EXPORT_TASK,
         id=new_job_id(),
         organization_id=organization_id,
         instance_id=instance.id,
         object_name=plan.object_name,
         direction=DOWNLOAD,
-        status=QUEUED,
         format=body.format,
         query=body.q,
         native_requested=body.native,
-        native=False,
         callback_url=body.callback_url,
-        records=0,
-        failed=0,
-        pages=0,
-        bytes=0,
-        created_at=utcnow(),
     )
-    session.add(job)
-    await session.flush()
-    await hub.runtime.defer(EXPORT_TASK, {"job_id": job.id}, lock=job_lock(job.id), session=session)
-    return job
 
 
 async def add_upload_job(
@@ -102,29 +94,39 @@ async def add_upload_job(
     size: int,
 ) -> BulkJob:
     """The row and the queued work of an upload whose file is already stored."""
-    job = BulkJob(
+    return await _queue(
+        hub,
+        session,
+        UPLOAD_TASK,
         id=job_id,
         organization_id=organization_id,
         instance_id=instance_id,
         object_name=object_name,
         direction=UPLOAD,
-        status=QUEUED,
         format=kind,
         action=action,
         identifier=identifier,
         checkpoint={"size": size},
         native_requested=True,
-        native=False,
         callback_url=callback_url,
+    )
+
+
+async def _queue(hub: Hub, session: AsyncSession, task: str, **fields: Any) -> BulkJob:
+    """A new job row, queued, and its background job deferred in the same transaction."""
+    job = BulkJob(
+        status=QUEUED,
+        native=False,
         records=0,
         failed=0,
         pages=0,
         bytes=0,
         created_at=utcnow(),
+        **fields,
     )
     session.add(job)
     await session.flush()
-    await hub.runtime.defer(UPLOAD_TASK, {"job_id": job.id}, lock=job_lock(job.id), session=session)
+    await hub.runtime.defer(task, {"job_id": job.id}, lock=job_lock(job.id), session=session)
     return job
 
 

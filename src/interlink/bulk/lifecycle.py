@@ -52,6 +52,14 @@ async def running_job(session: AsyncSession, job_id: str) -> BulkJob:
     return job
 
 
+async def update_running(hub: Hub, job_id: str, **fields: Any) -> None:
+    """Set fields of a running job (JobStopped when it no longer runs)."""
+    async with hub.database.transaction() as session:
+        job = await running_job(session, job_id)
+        for name, value in fields.items():
+            setattr(job, name, value)
+
+
 async def finish(
     hub: Hub, job_id: str, status: str, *, error: str | None = None, **fields: Any
 ) -> bool:

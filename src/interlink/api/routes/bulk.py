@@ -49,7 +49,39 @@ async def create_query_job(
     return await idempotent(request, session, caller.organization_id, create)
 
 
-@router.post("/v1/instances/{instance_id}/bulk/{object_name}", status_code=202)
+# The body is read as a stream (never through FastAPI's form parsing), so it is described here.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV with a header row, NDJSON, or a JSON array",
+                        },
+                        "metadata": {
+                            "type": "string",
+                            "description": (
+                                'JSON: {"action": "create|update|upsert|delete", '
+                                '"identifier"?, "format"?: "csv|ndjson|json", "callback_url"?}'
+                            ),
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/instances/{instance_id}/bulk/{object_name}", status_code=202, openapi_extra=UPLOAD_BODY
+)
 async def create_upload_job(
     instance_id: str,
     object_name: str,

@@ -10,14 +10,13 @@ checkpoint; the runtime runs it again and it resumes there.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from interlink.bulk.export.ordering import sort_file
 from interlink.bulk.export.sink import ExportCheckpoint, ExportSink, forget_ids, restart
 from interlink.bulk.export.sources import export_native, export_pages
 from interlink.bulk.files import data_key, runs_prefix, sorted_key
 from interlink.bulk.jobs import COMPLETED, FAILED
-from interlink.bulk.lifecycle import JobStopped, claim, finish, retry_or_fail, running_job
+from interlink.bulk.lifecycle import JobStopped, claim, finish, retry_or_fail, update_running
 from interlink.bulk.plan import plan_query
 from interlink.elements.catalog import find_element
 from interlink.errors import InvalidInput, NotFound
@@ -62,7 +61,7 @@ async def _export(hub: Hub, job: BulkJob) -> None:
     async with vendor_client(hub, instance, element) as client:
         native = job.native_requested and client.has_native_export(plan.object_name)
         if native != job.native:
-            await _set(hub, job.id, native=native)
+            await update_running(hub, job.id, native=native)
         # A listing in an order changes do not move returns each record once, and so does
         # a vendor's export (a snapshot) unless the element says otherwise; a listing by
         # updated time (changed-since) is checked id by id.
@@ -98,7 +97,7 @@ async def _export(hub: Hub, job: BulkJob) -> None:
             limit=plan.query.limit,
             fields=plan.query.fields,
         )
-        await _set(hub, job.id, records=written)
+        await update_running(hub, job.id, records=written)
 
 
 async def _stored(hub: Hub, job_id: str) -> BulkJob:
@@ -108,13 +107,6 @@ async def _stored(hub: Hub, job_id: str) -> BulkJob:
             raise JobStopped(job_id)
         session.expunge(job)
         return job
-
-
-async def _set(hub: Hub, job_id: str, **fields: Any) -> None:
-    async with hub.database.transaction() as session:
-        job = await running_job(session, job_id)
-        for name, value in fields.items():
-            setattr(job, name, value)
 
 
 async def _forget_ids_if_finished(hub: Hub, job_id: str) -> None:

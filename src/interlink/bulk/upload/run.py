@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator
 from interlink.bulk.files import data_key, errors_key, results_key
 from interlink.bulk.formats import InvalidFile, Kind, Row, read_rows
 from interlink.bulk.jobs import COMPLETED, FAILED
-from interlink.bulk.lifecycle import JobStopped, claim, finish, retry_or_fail, running_job
+from interlink.bulk.lifecycle import (
+    JobStopped,
+    claim,
+    finish,
+    retry_or_fail,
+    running_job,
+    update_running,
+)
 from interlink.bulk.upload.apply import Applier
 from interlink.bulk.upload.checkpoint import IN_FLIGHT_WINDOW, UploadCheckpoint
 from interlink.bulk.upload.outcomes import OutcomeFiles
@@ -101,7 +108,7 @@ async def _upload(hub: Hub, job: BulkJob) -> UploadCheckpoint:
             duplicate_id_paths=element.errors.duplicate_id_paths,
         )
         if applier.native != job.native:
-            await _set_native(hub, job.id, applier.native)
+            await update_running(hub, job.id, native=applier.native)
         kind: Kind = job.format  # type: ignore[assignment]
         chunk: list[Row] = []
         async for row in read_rows(source.chunks(), kind, schema=obj.fields):
@@ -162,9 +169,3 @@ async def _checkpoint(
         job.checkpoint = point.stored()
         job.records, job.failed, job.bytes = point.records, point.failed, point.bytes
         job.progressed_at = utcnow()
-
-
-async def _set_native(hub: Hub, job_id: str, native: bool) -> None:
-    async with hub.database.transaction() as session:
-        job = await running_job(session, job_id)
-        job.native = native
