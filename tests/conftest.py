@@ -75,7 +75,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'interlink.db'}"
         return
-    template = request.getfixturevalue("postgres_template")
+    yield from _cloned_database(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    """A freshly migrated PostgreSQL database URL, for what exists on PostgreSQL only."""
+    yield from _cloned_database(postgres_template)
+
+
+def _cloned_database(template: str) -> Iterator[str]:
     name = f"interlink_test_{uuid.uuid4().hex[:12]}"
     _admin_execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     try:

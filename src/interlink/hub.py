@@ -6,6 +6,7 @@ API and worker roles are switched on by configuration and share this one object
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,8 +29,13 @@ class Hub:
     secrets: SecretBox
     limiters: RateLimiterRegistry = field(default_factory=RateLimiterRegistry)
     listen_url: str = "http://127.0.0.1:8000"
+    # One OAuth renewal at a time per instance in this process (see services.token_keeper).
+    _renewal_locks: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
     # Set once the task registry (which needs the hub) exists; see server.build_hub.
     runtime_: JobRuntime | None = None
+
+    def renewal_lock(self, instance_id: str) -> asyncio.Lock:
+        return self._renewal_locks.setdefault(instance_id, asyncio.Lock())
 
     @property
     def runtime(self) -> JobRuntime:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     bulk_files_retention_days: float = Field(default=3, gt=0)
     # The largest file a bulk upload takes; bigger ones are answered 413.
     max_upload_bytes: int = Field(default=1 << 30, ge=1)
+    # Jobs one process runs at the same time (`interlink worker --concurrency` overrides).
+    worker_concurrency: int = Field(default=4, ge=1)
     # Spread of poll times around the interval, so many instances do not poll in step.
     poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
 

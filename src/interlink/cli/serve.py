@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 import typer
 import uvicorn
 
 from interlink.asgi_server import bind_socket, url_of, uvicorn_config
-from interlink.server import build_app
-from interlink.settings import load_settings
+from interlink.server import build_app, run_workers
+from interlink.settings import Settings, load_settings
 from interlink.storage.database import Database
 from interlink.storage.migrate import migrate as apply_migrations
 
@@ -28,10 +29,7 @@ def serve(
     no_workers: bool = typer.Option(False, "--no-workers", help="API only, no background jobs."),
 ) -> None:
     """Run the HTTP API and (unless --no-workers) the background workers in one process."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every vendor request at INFO: thousands of lines a second during an
-    # export (and ~2% of its CPU); Interlink logs what matters about its jobs itself.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging()
     settings = load_settings()
     sock = bind_socket(host, port)
     app = build_app(settings, workers=not no_workers, listen_url=url_of(sock))
@@ -44,7 +42,9 @@ def serve(
 
 
 def worker(
-    concurrency: int = typer.Option(4, min=1, help="Jobs run at the same time."),
+    concurrency: int = typer.Option(
+        None, min=1, help="Jobs run at the same time [default: INTERLINK_WORKER_CONCURRENCY, 4]."
+    ),
 ) -> None:
     """Background workers only, for the distributed deployment (PostgreSQL)."""
     settings = load_settings()
@@ -55,10 +55,26 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    _configure_logging()
+    if not settings.public_url:
+        logging.getLogger("interlink").warning(
+            "INTERLINK_PUBLIC_URL is not set: webhook-mode instances cannot register "
+            "their vendor webhooks from this worker (it does not know the API's address)"
+        )
+    workers = concurrency or settings.worker_concurrency
     typer.echo(
-        "The PostgreSQL worker (procrastinate) is not available in this version yet.", err=True
+        f"Interlink worker running {workers} jobs at a time "
+        f"(database: {_shown(settings.resolved_database_url)}); Ctrl+C or SIGTERM stops it"
     )
-    raise typer.Exit(2)
+    asyncio.run(_work(settings, workers))
+
+
+async def _work(settings: Settings, concurrency: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await run_workers(settings, concurrency=concurrency, stop=stop)
 
 
 def migrate() -> None:
@@ -74,6 +90,13 @@ def migrate() -> None:
 
     asyncio.run(run())
     typer.echo(f"Database is up to date ({_shown(settings.resolved_database_url)})")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every vendor request at INFO: thousands of lines a second during an
+    # export (and ~2% of its CPU); Interlink logs what matters about its jobs itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _shown(url: str) -> str:

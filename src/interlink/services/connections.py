@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import update
 
 from interlink.elements.definition import ElementDefinition
 from interlink.hub import Hub
+from interlink.services.token_keeper import InstanceTokenKeeper
 from interlink.storage.models import Instance
 from interlink.storage.types import utcnow
 from interlink.vendor import VendorAuthError, VendorClient
@@ -28,21 +28,12 @@ async def vendor_client(
     """A client for the instance; auth failures and successes land in its status."""
     config = {**instance.config, **hub.secrets.decrypt_json(instance.credentials)}
 
-    async def persist_tokens(tokens: dict[str, Any]) -> None:
-        # Refreshed OAuth tokens are saved at once: a refresh token may be single-use.
-        async with hub.database.transaction() as session:
-            current = await session.get(Instance, instance.id)
-            if current is None:
-                return
-            stored = hub.secrets.decrypt_json(current.credentials)
-            current.credentials = hub.secrets.encrypt_json({**stored, **tokens})
-
     client = VendorClient(
         element,
         config,
         transport=hub.vendor_transport(),
         limiters=hub.limiters,
-        on_tokens=persist_tokens,
+        token_keeper=InstanceTokenKeeper(hub, instance.id),
         timeout=hub.settings.vendor_timeout_seconds,
     )
     async with client:

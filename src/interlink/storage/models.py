@@ -118,6 +118,17 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class RateBudget(Base):
+    """A vendor's token bucket shared by the processes of a deployment (PostgreSQL)."""
+
+    __tablename__ = "rate_budgets"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tokens: Mapped[float]
+    filled_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]
+
+
 class Job(Base):
     """A background job of the embedded runtime (procrastinate keeps its own on PostgreSQL)."""
 

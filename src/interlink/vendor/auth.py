@@ -20,7 +20,12 @@ from interlink.elements.definition import (
     OAuth2RefreshToken,
 )
 from interlink.elements.templates import placeholders, render
-from interlink.vendor.oauth import ClientCredentialsAuth, OAuthClient, RefreshTokenAuth
+from interlink.vendor.oauth import (
+    ClientCredentialsAuth,
+    OAuthClient,
+    RefreshTokenAuth,
+    TokenKeeper,
+)
 from interlink.vendor.redaction import Redactor, protect_query_param
 
 TokensCallback = Callable[[dict[str, Any]], Awaitable[None]]
@@ -71,6 +76,7 @@ def build_auth(
     *,
     redactor: Redactor,
     on_tokens: TokensCallback | None = None,
+    token_keeper: TokenKeeper | None = None,
     clock: Callable[[], float] = time.time,
 ) -> httpx.Auth | None:
     """The auth of `element` for one instance; every secret it renders joins `redactor`."""
@@ -111,6 +117,7 @@ def build_auth(
                 expires_at_field=definition.expires_at_field,
                 seed=config,
                 on_tokens=on_tokens,
+                keeper=token_keeper,
                 clock=clock,
             )
         case _:

@@ -34,6 +34,7 @@ from interlink.vendor.batch import BatchOutcome, batch_body, read_outcomes
 from interlink.vendor.errors import FatalVendorError, VendorError
 from interlink.vendor.exports import ExportState, NativeExport, bulk_export_of
 from interlink.vendor.hooks import Hooks, load_hooks
+from interlink.vendor.oauth import TokenKeeper
 from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
 from interlink.vendor.ratelimit import RateLimiterRegistry
 from interlink.vendor.records import (
@@ -77,6 +78,7 @@ class VendorClient:
         transport: httpx.AsyncBaseTransport,
         limiters: RateLimiterRegistry,
         on_tokens: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        token_keeper: TokenKeeper | None = None,
         timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         hooks: Hooks | None = None,
@@ -92,7 +94,12 @@ class VendorClient:
         # Parsed once: a paginator is made per page, and parsing a URL costs ~10 µs.
         self._base = httpx.URL(self.base_url)
         auth = build_auth(
-            element, config, redactor=self._redactor, on_tokens=on_tokens, clock=clock
+            element,
+            config,
+            redactor=self._redactor,
+            on_tokens=on_tokens,
+            token_keeper=token_keeper,
+            clock=clock,
         )
         self._private_params = (
             {element.auth.name}

@@ -7,10 +7,11 @@ import base64
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -31,6 +32,21 @@ logger = logging.getLogger(__name__)
 RENEW_MARGIN_SECONDS = 60.0
 # Where OAuth2 servers (RFC 6749 §5.2) put their explanation, before the element's paths.
 OAUTH_MESSAGE_PATHS = ["error_description", "error.message", "error"]
+
+
+class TokenKeeper(Protocol):
+    """Where one instance's OAuth tokens are stored, shared by every client of it.
+
+    Clients of one instance run in several jobs and processes at once; with a rotating
+    refresh token, two renewals would spend the same refresh token and the second would
+    fail. The keeper lets one renewal happen at a time, deployment-wide.
+    """
+
+    def renewal(self) -> AbstractAsyncContextManager[Mapping[str, Any]]:
+        """Held by one renewal at a time: the instance's tokens as stored right now."""
+
+    async def save(self, tokens: dict[str, Any]) -> None:
+        """Stores renewed tokens; called inside `renewal`, before it is let go."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,18 @@ class _TokenAuth(httpx.Auth):
             return None
         return self._access_token
 
+    def _still_needed(self, refused: str | None) -> bool:
+        """Whether a renewal is due: the token is expiring, or is the one just refused
+        (and nobody renewed it in the meantime)."""
+        if refused is None:
+            return self._usable_token() is None
+        return self._access_token == refused
+
+    @asynccontextmanager
+    async def _renewal(self, *, refused: str | None) -> AsyncIterator[bool]:
+        """Held while a renewal is decided and made; yields whether it is still needed."""
+        yield self._still_needed(refused)
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("OAuth2 auth of the vendor client is async only")
 
@@ -148,8 +176,8 @@ class _TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if self._usable_token() is None:
-            async with self._lock:
-                if self._usable_token() is None:
+            async with self._lock, self._renewal(refused=None) as needed:
+                if needed:
                     answer = yield self._client.token_request(self._token_form(), request)
                     await self._accept(await self._client.read_tokens(answer))
         token_sent = self._access_token
@@ -158,8 +186,8 @@ class _TokenAuth(httpx.Auth):
         if response.status_code != 401:
             return
         # A token may be revoked before its expiry: fetch one fresh token and try once more.
-        async with self._lock:
-            if self._access_token == token_sent:  # nobody renewed it in the meantime
+        async with self._lock, self._renewal(refused=token_sent) as needed:
+            if needed:
                 answer = yield self._client.token_request(self._token_form(), request)
                 await self._accept(await self._client.read_tokens(answer))
         request.headers["Authorization"] = f"Bearer {self._access_token}"
@@ -202,6 +230,7 @@ class RefreshTokenAuth(_TokenAuth):
         expires_at_field: str = "token_expires_at",
         seed: Mapping[str, Any] | None = None,
         on_tokens: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        keeper: TokenKeeper | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(client, clock=clock)
@@ -209,15 +238,36 @@ class RefreshTokenAuth(_TokenAuth):
         self._refresh_token_field = refresh_token_field
         self._access_token_field = access_token_field
         self._expires_at_field = expires_at_field
-        self._on_tokens = on_tokens
-        seed = seed or {}
-        stored_token = seed.get(access_token_field)
-        if isinstance(stored_token, str) and stored_token:
-            client.redactor.add(stored_token)
+        # With a keeper, renewals are stored through it, under its lock.
+        self._on_tokens = keeper.save if keeper is not None else on_tokens
+        self._keeper = keeper
+        self._adopt(seed or {})
+
+    def _adopt(self, stored: Mapping[str, Any]) -> None:
+        """Takes the stored tokens where they differ from ours: another client renewed."""
+        stored_token = stored.get(self._access_token_field)
+        if isinstance(stored_token, str) and stored_token and stored_token != self._access_token:
+            self._client.redactor.add(stored_token)
             self._access_token = stored_token
-            self._expires_at = _unix_time(seed.get(expires_at_field))
-            if self._expires_at is not None:
-                self._renew_at = self._expires_at - RENEW_MARGIN_SECONDS
+            self._expires_at = _unix_time(stored.get(self._expires_at_field))
+            self._renew_at = (
+                None if self._expires_at is None else self._expires_at - RENEW_MARGIN_SECONDS
+            )
+        stored_refresh = stored.get(self._refresh_token_field)
+        if isinstance(stored_refresh, str) and stored_refresh:
+            self._client.redactor.add(stored_refresh)
+            self._refresh_token = stored_refresh
+
+    @asynccontextmanager
+    async def _renewal(self, *, refused: str | None) -> AsyncIterator[bool]:
+        if self._keeper is None:
+            yield self._still_needed(refused)
+            return
+        async with self._keeper.renewal() as stored:
+            # Another job or process may have renewed while we waited for the lock: its
+            # tokens are the good ones (a rotated refresh token of ours is already spent).
+            self._adopt(stored)
+            yield self._still_needed(refused)
 
     def _token_form(self) -> dict[str, str]:
         return {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
