@@ -200,13 +200,24 @@ class VendorEvent:
     record: Any
 
 
-def read_event(events: WebhookEvents, body: bytes) -> VendorEvent:
+def read_event(
+    events: WebhookEvents, body: bytes, headers: Mapping[str, str] | None = None
+) -> VendorEvent:
+    """`headers` (case-insensitive, httpx.Headers) for elements that read the type there."""
     payload = orjson.loads(body)
-    vendor_type = str(lookup(payload, events.type_path))
+    if events.type_header is not None:
+        vendor_type = (headers or {}).get(events.type_header, "")
+        action = lookup(payload, events.action_path) if events.action_path else None
+        if isinstance(action, str) and action:
+            vendor_type = f"{vendor_type}{events.type_separator}{action}"
+    else:
+        vendor_type = str(lookup(payload, events.type_path))
     prefix, _, suffix = vendor_type.rpartition(events.type_separator)
+    object_name = events.objects.get(prefix)
+    record_path = events.record_path_of(object_name or "")
     return VendorEvent(
-        object_name=events.objects.get(prefix),
+        object_name=object_name,
         change=events.changes.get(suffix),
-        record_id=str(lookup(payload, events.record_id_path)),
-        record=lookup(payload, events.record_path) if events.record_path else None,
+        record_id=str(lookup(payload, events.record_id_path_of(object_name or ""))),
+        record=lookup(payload, record_path) if record_path is not None else None,
     )

@@ -81,6 +81,26 @@ def test_the_vendor_message_comes_from_the_first_matching_path() -> None:
     assert str(nested) == "acme: POST /api/contacts answered 400: bad field"
 
 
+def test_messages_per_field_read_as_one_text() -> None:
+    element = make_element(errors={"message_paths": ["message", "errors"]})
+
+    def message(body: Any) -> str | None:
+        error = classify(answer(422, body), element, per_record=True)
+        assert error is not None
+        return error.vendor_message
+
+    # Rails-style (Shopify's 422): field → messages; "base" concerns the whole record.
+    assert message({"errors": {"email": ["is invalid", "is too short"], "base": ["no name"]}}) == (
+        "email is invalid; email is too short; no name"
+    )
+    assert message({"errors": {"title": "can't be blank"}}) == "title can't be blank"
+    assert message({"errors": ["first", "second"]}) == "first; second"
+    # A text at any path still comes first, whatever the order of the paths.
+    assert message({"errors": {"email": ["is invalid"]}, "message": "refused"}) == "refused"
+    # Other shapes are not guessed at: the body's text is the message, as before.
+    assert message({"errors": {"code": 5}}) == '{"errors":{"code":5}}'
+
+
 def test_without_a_json_message_the_text_is_truncated() -> None:
     error = classify(answer(500, text="<html>" + "x" * 1000), ELEMENT, per_record=False)
     assert error is not None

@@ -114,7 +114,11 @@ class VendorClient:
             follow_redirects=False,  # credentials must never follow a redirect elsewhere
             trust_env=False,  # no proxy or netrc from the environment near tenant credentials
             timeout=httpx.Timeout(timeout),
-            headers={"Accept": "application/json", "User-Agent": "interlink"},
+            headers={
+                "Accept": "application/json",
+                "User-Agent": "interlink",
+                **{name: render(value, config) for name, value in element.headers.items()},
+            },
         )
         # Shared with every client presenting the same credentials to the same vendor.
         self.limiter = limiters.limiter(element, self.base_url, auth_identity(element, config))
@@ -173,6 +177,10 @@ class VendorClient:
                     f"{object_name} has no changed-since filter", field="changed_since"
                 )
             params[obj.changed_since.param] = format_time(changed_since, obj.changed_since.format)
+            params.update(
+                (name, render(value, self._config))
+                for name, value in obj.changed_since.params.items()
+            )
         with self._scrubbed():
             raw, next_state = await self._page(
                 "list", object_name, spec, params, self._pagination(obj), page_state, page_size
@@ -286,7 +294,10 @@ class VendorClient:
             return self._normalize(object_name, obj, updated, "update")
 
     async def delete(self, object_name: str, record_id: str) -> None:
-        spec = self._writable(object_name).delete_request()
+        obj = self._writable(object_name)
+        if not obj.deletable:
+            raise InvalidInput(f"{object_name} cannot be deleted at the vendor", field="object")
+        spec = obj.delete_request()
         with self._scrubbed():
             await self._call("delete", object_name, spec, {"id": record_id}, per_record=True)
 

@@ -118,9 +118,15 @@ def classify(
     if 300 <= status < 400:
         # Redirects are not followed: the credentials would go along to wherever they point.
         return FatalVendorError(f"{summary} (a redirect, not followed)", **details)
+    if status in element.rate_limit.limited_statuses:
+        wait = rate_limit_wait(response, element, details["retry_after"])
+        if wait is not None:
+            # Checked before auth: GitHub answers its rate limits with 403 as well.
+            details["retry_after"] = wait
+            return RetryableVendorError(summary, safe_to_resend=True, **details)
     if status in mapping.auth_statuses:
         return VendorAuthError(summary, **details)
-    if per_record and status == 404:
+    if per_record and status in mapping.not_found_statuses:
         return RecordNotFound(summary, **details)
     if per_record and status in mapping.record_statuses:
         return RecordRejected(summary, **details)
@@ -129,6 +135,37 @@ def classify(
         safe = status == 429 or (status == 503 and told_to_wait)
         return RetryableVendorError(summary, safe_to_resend=safe, **details)
     return FatalVendorError(summary, **details)
+
+
+def rate_limit_wait(
+    response: httpx.Response, element: ElementDefinition, retry_after: float | None
+) -> float | None:
+    """Seconds to wait when the answer says the vendor's rate limit was hit, else `None`:
+    its `Retry-After`, or, with the element's `remaining_header` at 0, the time until its
+    `reset_header` (measured against the answer's Date header, as clocks disagree)."""
+    if retry_after is not None:
+        return retry_after
+    limits = element.rate_limit
+    if limits.remaining_header is None:
+        return None
+    remaining = response.headers.get(limits.remaining_header, "").strip()
+    if remaining != "0":
+        return None
+    reset = response.headers.get(limits.reset_header, "") if limits.reset_header else ""
+    try:
+        value = float(reset.strip())
+    except ValueError:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    if limits.reset_format == "seconds":
+        return max(value, 0.0)
+    now = datetime.now(UTC)
+    date_header = response.headers.get("date")
+    if date_header:
+        with contextlib.suppress(TypeError, ValueError):
+            now = parsedate_to_datetime(date_header)
+    return max(value - now.timestamp(), 0.0)
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -156,8 +193,40 @@ def vendor_message(
         found = lookup(body, path)
         if isinstance(found, str) and found.strip():
             return _truncate(found)
+    # No text at any path: messages per field (`{"errors": {"email": ["is invalid"]}}`,
+    # as Rails-style APIs such as Shopify's answer a 422) or a list of texts.
+    for path in message_paths:
+        rendered = _field_messages(lookup(body, path))
+        if rendered:
+            return _truncate(rendered)
     text = response.text.strip() if response.content else ""
     return _truncate(text) if text else (response.reason_phrase or None)
+
+
+def _field_messages(found: Any) -> str | None:
+    """`email is invalid; phone has already been taken` from `{field: text | [texts]}`, or
+    the texts of a list joined; `None` for any other shape (its body text is shown then)."""
+
+    def texts(value: Any) -> list[str] | None:
+        if isinstance(value, str):
+            return [value] if value.strip() else []
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return [item for item in value if item.strip()]
+        return None
+
+    if isinstance(found, list):
+        listed = texts(found)
+        return "; ".join(listed) if listed else None
+    if not isinstance(found, dict) or not found:
+        return None
+    parts: list[str] = []
+    for field, value in found.items():
+        messages = texts(value)
+        if messages is None:
+            return None
+        # Rails' "base" errors concern the whole record: no field name before them.
+        parts += [message if field == "base" else f"{field} {message}" for message in messages]
+    return "; ".join(parts) or None
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -211,7 +211,8 @@ class Sender:
 
     def _share_retry_after(self, error: VendorError) -> None:
         # Everyone sharing these credentials waits, not only the caller that was told.
-        if error.retry_after is not None and error.status in (429, 503):
+        limited = (429, 503, *self.element.rate_limit.limited_statuses)
+        if error.retry_after is not None and error.status in limited:
             cap = self.element.retry.max_retry_after_seconds
             self._limiter.pause_for(min(error.retry_after, cap))
 

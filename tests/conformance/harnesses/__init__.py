@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from tests.conformance.harness import Harness
+from tests.conformance.harnesses.github import GitHubHarness
 from tests.conformance.harnesses.sandbox import SandboxHarness
+from tests.conformance.harnesses.shopify import ShopifyHarness
 
 HARNESSES: dict[str, type[Harness]] = {
-    harness.element_key: harness for harness in (SandboxHarness,)
+    harness.element_key: harness for harness in (SandboxHarness, ShopifyHarness, GitHubHarness)
 }

@@ -54,7 +54,7 @@ async def receive_webhook(
         log.warning("webhook post for instance %s refused: %s", instance_id, exc.detail)
         raise Problem(401, "Invalid signature", exc.detail, reason=exc.reason) from None
     try:
-        receipt = await receive_post(hub, hook, body)
+        receipt = await receive_post(hub, hook, body, signed.headers)
     except MalformedPayload as exc:
         raise Problem(400, "Malformed webhook payload", exc.detail, field=exc.field) from None
     except HookNotFound:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import (
     Field,
 )
@@ -17,6 +19,26 @@ class RateLimit(Strict):
     requests: int = Field(default=10, ge=1)
     per_seconds: float = Field(default=1.0, gt=0)
     concurrency: int = Field(default=4, ge=1, le=256)
+    limited_statuses: list[int] = Field(
+        default_factory=lambda: [429],
+        description=(
+            "statuses that mean 'rate limited' when the answer also says how long to wait "
+            "(a Retry-After, or remaining_header at 0 with reset_header): such an answer is "
+            "retried after that wait, even where the status is also an auth status (GitHub "
+            "answers its limits with 403 or 429)"
+        ),
+    )
+    remaining_header: str | None = Field(
+        default=None, description="the header counting the calls left (x-ratelimit-remaining)"
+    )
+    reset_header: str | None = Field(
+        default=None,
+        description="the header saying when the calls left are refilled (x-ratelimit-reset)",
+    )
+    reset_format: Literal["unix", "seconds"] = Field(
+        default="unix",
+        description="reset_header as a unix time (GitHub) or as seconds from now",
+    )
 
 
 class RetryPolicy(Strict):
@@ -30,6 +52,11 @@ class RetryPolicy(Strict):
 class ErrorMapping(Strict):
     message_paths: list[str] = Field(default_factory=lambda: ["message", "error.message", "error"])
     auth_statuses: list[int] = Field(default_factory=lambda: [401, 403])
+    not_found_statuses: list[int] = Field(
+        default_factory=lambda: [404],
+        description="statuses of a one-record call that mean the record does not exist "
+        "(GitHub answers 410 for a deleted issue)",
+    )
     record_statuses: list[int] = Field(
         default_factory=lambda: [400, 404, 409, 422], description="a rejection of one record"
     )

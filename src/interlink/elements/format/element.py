@@ -40,6 +40,11 @@ from interlink.elements.templates import placeholders
 
 # --- the element ------------------------------------------------------------------------
 
+# Headers an element may not set: auth sets its own, and the rest belong to HTTP itself.
+_RESERVED_HEADERS = frozenset(
+    {"authorization", "host", "content-length", "transfer-encoding", "connection", "cookie"}
+)
+
 
 class ElementDefinition(Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,62}$")
@@ -48,6 +53,13 @@ class ElementDefinition(Strict):
     base_url: ConfigTemplate = Field(description="template, e.g. '{config.base_url}'")
     config: list[ConfigField] = Field(default_factory=list)
     auth: Auth = Field(default_factory=lambda: NoAuth(type="none"))
+    headers: dict[str, ConfigTemplate] = Field(
+        default_factory=dict,
+        description=(
+            "headers sent with every request to the vendor (e.g. an API version); "
+            "values may hold {config.…} placeholders"
+        ),
+    )
     pagination: Pagination = Field(default_factory=lambda: NoPagination(type="none"))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -73,6 +85,14 @@ class ElementDefinition(Strict):
                 f"hooks must name a module in {HOOKS_PACKAGE}, e.g. {HOOKS_PACKAGE}.acme"
             )
         return hooks
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name in headers:
+            if name.strip().lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by Interlink itself, not by elements")
+        return headers
 
     @field_validator("objects")
     @classmethod

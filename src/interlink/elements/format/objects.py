@@ -93,6 +93,13 @@ class ChangedSince(Strict):
         default=False,
         description="pages come in ascending updated order (marks may advance per page)",
     )
+    params: dict[str, ConfigTemplate] = Field(
+        default_factory=dict,
+        description=(
+            "query parameters sent along with the filter, replacing the list's own "
+            "(e.g. sort=updated, direction=asc: what makes the answer ascending)"
+        ),
+    )
 
 
 class DeletedEndpoint(Strict):
@@ -204,6 +211,13 @@ class ObjectDefinition(Strict):
     update: RecordRequest | None = Field(default=None, description="path holds {id}")
     delete: RecordRequest | None = Field(default=None, description="path holds {id}")
     read_only: bool = False
+    deletable: bool = Field(
+        default=True,
+        description=(
+            "the vendor's API deletes records of this object; false where it has no way "
+            "to (GitHub issues): a delete through Interlink is then refused"
+        ),
+    )
     pagination: Pagination | None = None
     created_field: TimeField | None = None
     updated_field: TimeField | None = None

@@ -8,7 +8,7 @@ not watch, are acknowledged and ignored; a post we cannot read at all is refused
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,8 +52,14 @@ class ParsedPost:
     ignored: int  # types not mapped, objects not watched
 
 
-def parse_post(body: bytes, element: ElementDefinition, watched: Collection[str]) -> ParsedPost:
-    """The events of `body` for the objects in `watched`; `MalformedPayload` if unreadable."""
+def parse_post(
+    body: bytes,
+    element: ElementDefinition,
+    watched: Collection[str],
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+) -> ParsedPost:
+    """The events of `body` for the objects in `watched`; `MalformedPayload` if unreadable.
+    `headers` are the post's, for elements that read the event's id or type there."""
     if element.webhooks is None:
         raise MalformedPayload(f"element {element.key!r} receives no webhooks", field="body")
     spec = element.webhooks.events
@@ -61,11 +67,17 @@ def parse_post(body: bytes, element: ElementDefinition, watched: Collection[str]
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"the body is not valid JSON: {exc}", field="body") from None
-    items = document if isinstance(document, list) else [document]
+    in_headers = spec.id_header is not None or spec.type_header is not None
+    # Where the headers name the event, the post is one event, whatever its body.
+    items = document if isinstance(document, list) and not in_headers else [document]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lowered = {name.lower(): value for name, value in pairs}
     events: list[VendorEvent] = []
     ignored = 0
     for position, item in enumerate(items):
-        event = _read_event(item, position, spec, element, watched, batch=len(items) > 1)
+        event = _read_event(
+            item, position, spec, element, watched, batch=len(items) > 1, headers=lowered
+        )
         if event is None:
             ignored += 1
         else:
@@ -81,41 +93,53 @@ def _read_event(
     watched: Collection[str],
     *,
     batch: bool,
+    headers: Mapping[str, str],
 ) -> VendorEvent | None:
     where = f"body[{position}]" if batch else "body"
     if not isinstance(item, dict):
         raise MalformedPayload(f"{where}: an event must be a JSON object", field=where)
-    vendor_event_id = _identifier(lookup(item, spec.id_path, MISSING))
+    if spec.id_header is not None:
+        vendor_event_id = _identifier(headers.get(spec.id_header.lower(), "").strip() or MISSING)
+        id_place, id_field = f"the {spec.id_header} header", f"headers.{spec.id_header}"
+    else:
+        vendor_event_id = _identifier(lookup(item, spec.id_path, MISSING))
+        id_place, id_field = repr(spec.id_path), f"{where}.{spec.id_path}"
     if vendor_event_id is None:
-        raise MalformedPayload(
-            f"{where}: the event has no usable id at {spec.id_path!r}",
-            field=f"{where}.{spec.id_path}",
-        )
-    event_type = lookup(item, spec.type_path)
+        raise MalformedPayload(f"{where}: the event has no usable id at {id_place}", field=id_field)
+    if spec.type_header is not None:
+        event_type = headers.get(spec.type_header.lower(), "").strip()
+        type_place, type_field = f"the {spec.type_header} header", f"headers.{spec.type_header}"
+        action = lookup(item, spec.action_path) if spec.action_path else None
+        if event_type and isinstance(action, str) and action:
+            # GitHub: `X-GitHub-Event: issues` and `"action": "opened"` → `issues.opened`;
+            # an event without an action stays the header's word (and maps to nothing).
+            event_type = f"{event_type}{spec.type_separator}{action}"
+    else:
+        event_type = lookup(item, spec.type_path)
+        type_place, type_field = repr(spec.type_path), f"{where}.{spec.type_path}"
     if not isinstance(event_type, str) or not event_type:
-        raise MalformedPayload(
-            f"{where}: the event has no type at {spec.type_path!r}",
-            field=f"{where}.{spec.type_path}",
-        )
+        raise MalformedPayload(f"{where}: the event has no type at {type_place}", field=type_field)
     object_name, change = _classify(event_type, spec)
     if object_name is None or change is None or object_name not in watched:
         return None  # a type the element does not map, or an object nobody watches
     obj = element.objects.get(object_name)
     if obj is None:
         return None
-    record_id = _identifier(lookup(item, spec.record_id_path, MISSING))
+    record_id_path = spec.record_id_path_of(object_name)
+    record_id = _identifier(lookup(item, record_id_path, MISSING))
     if record_id is None:
         raise MalformedPayload(
-            f"{where}: the event has no usable record id at {spec.record_id_path!r}",
-            field=f"{where}.{spec.record_id_path}",
+            f"{where}: the event has no usable record id at {record_id_path!r}",
+            field=f"{where}.{record_id_path}",
         )
     record: dict[str, Any] | None = None
-    if change != "deleted" and not spec.fetch_record and spec.record_path is not None:
-        found = lookup(item, spec.record_path, MISSING)
+    record_path = spec.record_path_of(object_name)
+    if change != "deleted" and not spec.fetch_record and record_path is not None:
+        found = lookup(item, record_path, MISSING)
         if not isinstance(found, dict):
             raise MalformedPayload(
-                f"{where}: the event has no record object at {spec.record_path!r}",
-                field=f"{where}.{spec.record_path}",
+                f"{where}: the event has no record object at {record_path!r}",
+                field=f"{where}.{record_path}",
             )
         record = normalize_record(element, object_name, found, record_id)
     occurred = lookup(item, spec.occurred_at_path) if spec.occurred_at_path else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -95,12 +96,15 @@ def verify_post(hub: Hub, hook: Hook, request: SignedRequest, *, now: float | No
     verify_signature(hook.webhooks.signature, secret, request, now=now)
 
 
-async def receive_post(hub: Hub, hook: Hook, body: bytes) -> Receipt:
-    """Store the events of a verified post; `MalformedPayload` if it cannot be read."""
+async def receive_post(
+    hub: Hub, hook: Hook, body: bytes, headers: Mapping[str, str] | None = None
+) -> Receipt:
+    """Store the events of a verified post; `MalformedPayload` if it cannot be read.
+    `headers` are the post's (some vendors name the event there)."""
     instance = hook.instance
     if not instance.events.get("enabled"):
         return Receipt(paused=True)
-    parsed = parse_post(body, hook.element, instance.events.get("objects") or [])
+    parsed = parse_post(body, hook.element, instance.events.get("objects") or [], headers or {})
     events, gone = await _with_records(hub, hook, parsed.events)
     ignored = parsed.ignored + gone
     if not events:

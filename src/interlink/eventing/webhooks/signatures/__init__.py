@@ -31,6 +31,18 @@ SCHEMES: Mapping[str, Verifier] = MappingProxyType(
 )
 
 
+# Schemes that sign no time: their posts cannot go stale, and replays are caught by the
+# vendor's event id instead.
+UNTIMED_SCHEMES = frozenset({"github", "shopify"})
+
+
+def signs_time(options: WebhookSignature) -> bool:
+    """Whether the scheme signs a timestamp, so an old signature is refused as stale."""
+    if options.scheme == "hmac":
+        return options.timestamp_header is not None
+    return options.scheme not in UNTIMED_SCHEMES
+
+
 def verify_signature(
     options: WebhookSignature, secret: str, request: SignedRequest, *, now: float | None = None
 ) -> None:
@@ -41,4 +53,12 @@ def verify_signature(
     )
 
 
-__all__ = ["SCHEMES", "SignatureError", "SignedRequest", "Verifier", "verify_signature"]
+__all__ = [
+    "SCHEMES",
+    "UNTIMED_SCHEMES",
+    "SignatureError",
+    "SignedRequest",
+    "Verifier",
+    "signs_time",
+    "verify_signature",
+]

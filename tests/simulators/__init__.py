@@ -1,0 +1,1 @@
+"""Simulators of real vendors, served on loopback for the tests (one module per vendor)."""
