@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interlink.errors import ConfigurationError
@@ -15,6 +17,22 @@ from interlink.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
+# `INTERLINK_OAUTH_<ELEMENT>_CLIENT_ID` / `_CLIENT_SECRET`: the hub's own OAuth app at a vendor.
+_OAUTH_APP_VARIABLE = re.compile(
+    r"^INTERLINK_OAUTH_(?P<element>[A-Z0-9_]+)_CLIENT_(?P<part>ID|SECRET)$"
+)
+
+
+class OAuthApp(BaseModel):
+    """The hub's OAuth client registered at one vendor, used by built-in elements."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+
+
+def oauth_app_name(element_key: str) -> str:
+    """`HUBSPOT` for `hubspot`, `MY_CRM` for `my-crm`: how the variables name an element."""
+    return element_key.upper().replace("-", "_")
 
 
 class Settings(BaseSettings):
@@ -40,6 +58,28 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1)
     # Spread of poll times around the interval, so many instances do not poll in step.
     poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
+
+    # Built-in elements' OAuth apps by `oauth_app_name`, read from the environment
+    # (INTERLINK_OAUTH_<ELEMENT>_CLIENT_ID and INTERLINK_OAUTH_<ELEMENT>_CLIENT_SECRET).
+    oauth_apps: dict[str, OAuthApp] = Field(default_factory=dict)
+    # How long an authorization started at /v1/oauth/{element}/authorize stays usable.
+    oauth_state_ttl_seconds: float = Field(default=600, gt=0, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _oauth_apps_from_environment(cls, values: object) -> object:
+        if not isinstance(values, dict) or values.get("oauth_apps"):
+            return values
+        parts: dict[str, dict[str, str]] = {}
+        for variable, value in os.environ.items():
+            match = _OAUTH_APP_VARIABLE.match(variable)
+            if match:
+                parts.setdefault(match["element"], {})[f"client_{match['part'].lower()}"] = value
+        apps = {name: app for name, app in parts.items() if len(app) == 2}
+        return {**values, "oauth_apps": apps} if apps else values
+
+    def oauth_app(self, element_key: str) -> OAuthApp | None:
+        return self.oauth_apps.get(oauth_app_name(element_key))
 
     @field_validator("retry_schedule")
     @classmethod

@@ -15,6 +15,7 @@ from interlink.api.routes import (
     health,
     hooks,
     instances,
+    oauth,
     polling,
     records,
 )
@@ -33,6 +34,17 @@ def create_app(hub: Hub) -> FastAPI:
     app.middleware("http")(app.state.metrics.middleware)
     install_problem_handlers(app)
     install_vendor_problems(app)
-    for module in (health, api_keys, elements, instances, polling, records, events, hooks, bulk):
+    for module in (
+        health,
+        api_keys,
+        elements,
+        instances,
+        oauth,
+        polling,
+        records,
+        events,
+        hooks,
+        bulk,
+    ):
         app.include_router(module.router)
     return app

@@ -101,6 +101,31 @@ class Instance(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class OAuthAuthorization(Base):
+    """An authorization-code flow under way: its `state` (hashed), bound to an organization.
+
+    `request` (encrypted JSON) holds what the instance will be made of and the PKCE
+    verifier; the state is single use (`used_at`) and short-lived (`expires_at`).
+    """
+
+    __tablename__ = "oauth_authorizations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    element_key: Mapped[str] = mapped_column(String(100))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    request: Mapped[str] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
 class IdempotentRequest(Base):
     """The first answer to a creating POST, replayed for the same `Idempotency-Key`."""
 

@@ -143,6 +143,15 @@ def auth_identity(element: ElementDefinition, config: Mapping[str, Any]) -> dict
     return {name: str(config.get(name, "")) for name in sorted(names)}
 
 
+def authorization_code_client(
+    element: ElementDefinition, config: Mapping[str, Any], *, redactor: Redactor
+) -> OAuthClient:
+    """The OAuth2 client that exchanges an authorization code for the element's tokens."""
+    if not isinstance(element.auth, OAuth2RefreshToken) or element.auth.authorize is None:
+        raise ValueError(f"element {element.key!r} has no authorization-code flow")
+    return _oauth_client(element, element.auth, config, redactor)
+
+
 def _oauth_client(
     element: ElementDefinition,
     definition: OAuth2ClientCredentials | OAuth2RefreshToken,

@@ -61,8 +61,57 @@ class OAuth2ClientCredentials(AuthMethod):
     client_auth: Literal["body", "basic"] = "body"
 
 
+class OAuth2Authorize(Strict):
+    """How an organization connects through the vendor's consent screen (RFC 6749 §4.1).
+
+    The hub sends the browser to `url` and exchanges the code it gets back at the token
+    endpoint of the surrounding `oauth2_refresh_token` section; from then on the instance
+    runs on the refresh-token grant. `client_id`/`client_secret` come from the instance
+    config or, for built-in elements, from `INTERLINK_OAUTH_<ELEMENT>_CLIENT_ID/_SECRET`.
+    """
+
+    url: ConfigTemplate = Field(description="the vendor's authorization endpoint (template)")
+    scopes: list[str] = Field(default_factory=list, description="scopes asked for")
+    scope_separator: str = Field(default=" ", min_length=1, max_length=3)
+    pkce: bool = Field(
+        default=False, description="the vendor supports PKCE (RFC 7636): send an S256 challenge"
+    )
+    params: dict[str, ConfigTemplate] = Field(
+        default_factory=dict,
+        description="extra query parameters of the authorize URL, e.g. access_type: offline",
+    )
+
+    @model_validator(mode="after")
+    def _params_leave_the_protocol_alone(self) -> OAuth2Authorize:
+        for name in self.params:
+            if name in _AUTHORIZE_PROTOCOL_PARAMS:
+                raise invalid(
+                    ("params", name), f"{name!r} is set by Interlink itself", self.params[name]
+                )
+        return self
+
+
+# The parameters of the authorization request that Interlink sets itself.
+_AUTHORIZE_PROTOCOL_PARAMS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
+
+
 class OAuth2RefreshToken(AuthMethod):
-    """Refresh-token grant; the refreshed tokens are persisted with the instance."""
+    """Refresh-token grant; the refreshed tokens are persisted with the instance.
+
+    With `authorize`, instances can also be created through the authorization-code flow
+    (`/v1/oauth/{element}/authorize`), which fills the refresh token and the first access
+    token in.
+    """
 
     secret_templates = ("client_secret", "refresh_token")
 
@@ -89,6 +138,25 @@ class OAuth2RefreshToken(AuthMethod):
         ),
     )
 
+    authorize: OAuth2Authorize | None = Field(
+        default=None,
+        description="the authorization-code flow that creates instances through consent",
+    )
+
+    @model_validator(mode="after")
+    def _authorized_tokens_have_a_place(self) -> OAuth2RefreshToken:
+        if self.authorize is None:
+            return self
+        # The callback stores the vendor's refresh token into this config field.
+        if config_field(self.refresh_token) is None:
+            raise invalid(
+                ("refresh_token",),
+                "with authorize, refresh_token must be one config field, e.g. "
+                "'{config.refresh_token}'",
+                self.refresh_token,
+            )
+        return self
+
     @model_validator(mode="after")
     def _distinct_token_fields(self) -> OAuth2RefreshToken:
         if self.access_token_field == self.expires_at_field:
@@ -106,6 +174,16 @@ class OAuth2RefreshToken(AuthMethod):
                 self.refresh_token,
             )
         return self
+
+
+def config_field(template: str) -> str | None:
+    """`refresh_token` for the template `{config.refresh_token}`; `None` for anything else."""
+    names = placeholders(template)
+    if len(names) == 1:
+        (name,) = names
+        if template == f"{{config.{name}}}":
+            return name
+    return None
 
 
 class NoAuth(AuthMethod):
