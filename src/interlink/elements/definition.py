@@ -59,6 +59,7 @@ from interlink.elements.format.objects import (
 from interlink.elements.format.pagination import (
     CountedPagination,
     CursorPagination,
+    LastIdPagination,
     LinkHeaderPagination,
     NextUrlPagination,
     NoPagination,
@@ -96,6 +97,7 @@ __all__ = [
     "ErrorMapping",
     "ExportRequest",
     "HttpMethod",
+    "LastIdPagination",
     "LinkHeaderPagination",
     "Loc",
     "NextUrlPagination",

@@ -239,8 +239,11 @@ class VendorClient:
         deletes = obj.deletes
         if not isinstance(deletes, DeletedEndpoint):
             raise InvalidInput(f"{object_name} has no deleted-records endpoint", field="object")
-        spec = Request(path=deletes.path, records_path=deletes.records_path)
-        params = {deletes.since_param: format_time(since, deletes.since_format)}
+        spec = Request(path=deletes.path, params=deletes.params, records_path=deletes.records_path)
+        params = {
+            **fill_params(spec, self._config),
+            deletes.since_param: format_time(since, deletes.since_format),
+        }
         pagination = deletes.pagination or self._pagination(obj)
         where = self._where("deleted", object_name)
         with self._scrubbed():
@@ -421,6 +424,11 @@ class VendorClient:
         json: Any = None,
         per_record: bool = False,
     ) -> Any:
+        form = None
+        if spec.body_format == "form" and json is not None:
+            if not isinstance(json, Mapping):
+                raise InvalidInput("a form body must be an object", field="body")
+            json, form = None, json
         response = await self._sender.send(
             operation,
             object_name,
@@ -428,6 +436,7 @@ class VendorClient:
             fill_path(spec.path, self._config, path_values),
             params=fill_params(spec, self._config),
             json=json,
+            form=form,
             per_record=per_record,
         )
         return self._sender.decode(response)

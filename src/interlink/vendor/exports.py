@@ -26,7 +26,7 @@ from interlink.vendor.hooks import Hooks
 from interlink.vendor.paths import lookup
 from interlink.vendor.records import normalize_record
 from interlink.vendor.sending import Sender
-from interlink.vendor.specs import fill_params, fill_path, wrap_body
+from interlink.vendor.specs import body_argument, fill_params, fill_path, wrap_body
 from interlink.vendor.times import format_time
 
 # A record far larger than any CRM's; past it a line is a broken file, not a record, and
@@ -76,7 +76,7 @@ class NativeExport:
             spec.start.method,
             fill_path(spec.start.path, self.config),
             params=fill_params(spec.start, self.config),
-            json=wrap_body(spec.start, body),
+            **body_argument(spec.start, wrap_body(spec.start, body)),
         )
         found = lookup(self.sender.decode(response), spec.id_path)
         if isinstance(found, bool) or not isinstance(found, str | int) or found == "":

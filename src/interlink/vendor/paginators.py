@@ -19,6 +19,7 @@ import httpx
 
 from interlink.elements.definition import (
     CursorPagination,
+    LastIdPagination,
     LinkHeaderPagination,
     NextUrlPagination,
     NoPagination,
@@ -42,6 +43,7 @@ PaginationConfig = (
     | PageNumberPagination
     | OffsetPagination
     | NextUrlPagination
+    | LastIdPagination
     | NoPagination
 )
 ConfigT = TypeVar("ConfigT", bound=PaginationConfig)
@@ -164,6 +166,32 @@ class CursorPaginator(_LoopGuard[CursorPagination]):
 
     def update(self, response: httpx.Response, records: list[Any], body: Any = UNREAD) -> None:
         self._advance(lookup(_decoded(response, body), self.config.cursor_path))
+
+    def next_request(self, first: PageRequest) -> PageRequest:
+        if self.position is None:
+            raise PaginationError("no next page")
+        return PageRequest(first.url, {**first.params, self.config.cursor_param: self.position})
+
+
+class LastIdPaginator(_LoopGuard[LastIdPagination]):
+    """The next page starts after the last record of this one (Stripe's `starting_after`),
+    while the body's `has_more_path` is true; the id goes back as `cursor_param`."""
+
+    type = "last_id"
+    _noun = "last id"
+
+    def update(self, response: httpx.Response, records: list[Any], body: Any = UNREAD) -> None:
+        more = _flag_at(_decoded(response, body), self.config.has_more_path)
+        if not more:
+            self._advance(None)
+            return
+        if not records:
+            # Nothing to start the next page after: asking again would repeat this one.
+            raise PaginationError("the vendor says more records follow but sent an empty page")
+        last = lookup(records[-1], self.config.id_path)
+        if isinstance(last, bool) or not isinstance(last, str | int) or last == "":
+            raise PaginationError(f"the page's last record has no id at {self.config.id_path!r}")
+        self._advance(last)
 
     def next_request(self, first: PageRequest) -> PageRequest:
         if self.position is None:
@@ -398,6 +426,7 @@ PAGINATORS: dict[str, type[Paginator[Any]]] = {
         PageNumberPaginator,
         OffsetPaginator,
         NextUrlPaginator,
+        LastIdPaginator,
     )
 }
 
@@ -420,6 +449,14 @@ def make_paginator(
     if state is None:
         return paginator_class(config, **options)
     return paginator_class.from_state(config, state, **options)
+
+
+def _flag_at(body: Any, path: str) -> bool:
+    value = lookup(body, path)
+    if not isinstance(value, bool):
+        # A misspelt path would read as "no more" on the first page: fail loudly.
+        raise PaginationError(f"the answer has no true/false at {path!r}")
+    return value
 
 
 def _decoded(response: httpx.Response, body: Any) -> Any:

@@ -21,6 +21,7 @@ from interlink.vendor.hooks import Hooks, RequestContext
 from interlink.vendor.ratelimit import RateLimiter
 from interlink.vendor.redaction import Redactor, redacting
 from interlink.vendor.retry import Retrier
+from interlink.vendor.specs import FORM_CONTENT_TYPE, encode_form
 
 logger = logging.getLogger("interlink.vendor")
 
@@ -66,9 +67,13 @@ class Sender:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        form: Mapping[str, Any] | None = None,
         per_record: bool = False,
     ) -> httpx.Response:
-        """The vendor's successful answer (read), or the classified `VendorError`."""
+        """The vendor's successful answer (read), or the classified `VendorError`.
+
+        `form` is sent form-encoded (`application/x-www-form-urlencoded`) instead of `json`.
+        """
         return await self._exchange(
             operation,
             object_name,
@@ -76,6 +81,7 @@ class Sender:
             url,
             params=params,
             json=json,
+            form=form,
             per_record=per_record,
             stream=False,
         )
@@ -107,6 +113,7 @@ class Sender:
             url,
             params=params,
             json=None,
+            form=None,
             per_record=False,
             stream=True,
         )
@@ -128,10 +135,14 @@ class Sender:
         *,
         params: Mapping[str, str] | None,
         json: Any,
+        form: Mapping[str, Any] | None,
         per_record: bool,
         stream: bool,
     ) -> httpx.Response:
         context = RequestContext(self.element, operation, object_name, self._config)
+        # Encoded once: every attempt sends the same bytes.
+        content = None if form is None else encode_form(form)
+        form_headers = None if form is None else {"Content-Type": FORM_CONTENT_TYPE}
         log: dict[str, Any] = {
             "element": self.element.key,
             "object": object_name,
@@ -144,7 +155,9 @@ class Sender:
                     method,
                     self._joined_url(url) if operation in _JOINED_ONCE else url,
                     params=dict(params) if params else None,
-                    json=json,
+                    json=json if form is None else None,
+                    content=content,
+                    headers=form_headers,
                 )
                 self._hooks.prepare_request(request, context)
                 log["method"], log["path"] = method, self._redactor(request.url.path)

@@ -44,6 +44,14 @@ class Request(Strict):
     records_path: str | None = Field(
         default=None, description="where the record(s) sit in the answer; none = the body"
     )
+    body_format: Literal["json", "form"] = Field(
+        default="json",
+        description=(
+            "how a record is sent: a JSON body, or form: application/x-www-form-urlencoded "
+            "with nested objects and lists in brackets (metadata[plan]=pro, items[0][price]=…), "
+            "true/false for booleans and an empty value for null (Stripe)"
+        ),
+    )
 
     @field_validator("path")
     @classmethod
@@ -109,6 +117,13 @@ class DeletedEndpoint(Strict):
     path: ConfigTemplate
     since_param: str
     since_format: TimeFormat = "rfc3339"
+    params: dict[str, ConfigTemplate] = Field(
+        default_factory=dict,
+        description=(
+            "query parameters sent along with since_param (e.g. type=customer.deleted on an "
+            "events endpoint)"
+        ),
+    )
     records_path: str = "results"
     id_field: str = "id"
     deleted_at_field: str = "deleted_at"

@@ -1,4 +1,5 @@
-"""How an element pages through a listing: cursor, Link header, page number, offset, next URL."""
+"""How an element pages through a listing: cursor, Link header, page number, offset, next URL,
+last id."""
 
 from __future__ import annotations
 
@@ -106,6 +107,25 @@ class NextUrlPagination(PageSize):
     next_url_path: str = "next"
 
 
+class LastIdPagination(PageSize):
+    """The next page starts after the last record of this one: its id goes back as a
+    parameter (Stripe's `starting_after`) while the body says more follow."""
+
+    type: Literal["last_id"]
+    cursor_param: str = Field(
+        default="starting_after",
+        description="the parameter naming the record the next page starts after",
+    )
+    id_path: str = Field(
+        default="id",
+        description="dotted path to the id in a record of the page, as the vendor sends it",
+    )
+    has_more_path: str = Field(
+        default="has_more",
+        description="dotted path to a boolean in the body, true while another page follows",
+    )
+
+
 class NoPagination(Strict):
     type: Literal["none"]
 
@@ -116,6 +136,7 @@ Pagination = Annotated[
     | PageNumberPagination
     | OffsetPagination
     | NextUrlPagination
+    | LastIdPagination
     | NoPagination,
     Field(discriminator="type"),
 ]
