@@ -79,6 +79,7 @@ def build_app(settings: Settings, *, workers: bool, listen_url: str) -> FastAPI:
             else:
                 yield
         finally:
+            await hub.runtime.stop(timeout=10)  # an API node's runtime still holds a pool
             await hub.close()
 
     app.router.lifespan_context = lifespan
