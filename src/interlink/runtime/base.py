@@ -103,6 +103,10 @@ class JobRuntime(ABC):
     async def purge_finished(self, older_than: timedelta) -> int:
         """Delete succeeded and failed jobs finished more than `older_than` ago; return how many."""
 
+    @abstractmethod
+    async def queue_counts(self) -> dict[tuple[str, JobStatus], int]:
+        """Jobs waiting or running, by (task name, status): the queue's depth, for metrics."""
+
 
 def checked_args(args: dict[str, Any]) -> dict[str, Any]:
     """The args as a worker will see them: a JSON object with string keys, round-tripped.

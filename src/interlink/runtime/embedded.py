@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from interlink.errors import ConfigurationError, NotFound
-from interlink.runtime.base import JobInfo, JobRuntime, checked_args, checked_schedule
+from interlink.runtime.base import (
+    JobInfo,
+    JobRuntime,
+    JobStatus,
+    checked_args,
+    checked_schedule,
+)
 from interlink.runtime.execution import Failed, Outcome, Retry, Succeeded, execute
 from interlink.runtime.joblog import JobLogger, job_logger
 from interlink.runtime.jobstore import Claim, JobStore
@@ -175,6 +181,9 @@ class EmbeddedRuntime(JobRuntime):
         if job is None:
             raise NotFound(f"job {job_id} not found")
         return job
+
+    async def queue_counts(self) -> dict[tuple[str, JobStatus], int]:
+        return await self._store.queue_counts()
 
     async def purge_finished(self, older_than: timedelta) -> int:
         count = await self._store.purge_finished(utcnow() - older_than)

@@ -270,6 +270,17 @@ class JobStore:
             last_error=row.last_error,
         )
 
+    async def queue_counts(self) -> dict[tuple[str, JobStatus], int]:
+        waiting = (JobStatus.TODO.value, JobStatus.DOING.value)
+        statement = (
+            select(JOBS.c.task_name, JOBS.c.status, func.count())
+            .where(JOBS.c.status.in_(waiting))
+            .group_by(JOBS.c.task_name, JOBS.c.status)
+        )
+        async with self.database.sessions() as session:
+            rows = (await session.execute(statement)).all()
+        return {(task, JobStatus(status)): count for task, status, count in rows}
+
     async def purge_finished(self, finished_before: datetime) -> int:
         statement = (
             delete(JOBS)

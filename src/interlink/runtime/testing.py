@@ -136,6 +136,14 @@ class InMemoryRuntime(JobRuntime):
             raise NotFound(f"job {job_id} not found")
         return job.info
 
+    async def queue_counts(self) -> dict[tuple[str, JobStatus], int]:
+        counts: dict[tuple[str, JobStatus], int] = {}
+        for job in self._jobs.values():
+            if job.committed and job.info.status in (JobStatus.TODO, JobStatus.DOING):
+                key = (job.info.task_name, job.info.status)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     async def purge_finished(self, older_than: timedelta) -> int:
         cutoff = self.now() - older_than
         purged = [

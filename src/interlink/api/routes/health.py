@@ -11,6 +11,7 @@ from sqlalchemy import text
 from interlink import __version__
 from interlink.api.auth import get_hub
 from interlink.api.problems import Problem
+from interlink.api.state_metrics import render_state_metrics
 from interlink.hub import Hub
 
 router = APIRouter(tags=["health"])
@@ -27,5 +28,7 @@ async def healthz(hub: Hub = Depends(get_hub)) -> dict[str, Any]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request, hub: Hub = Depends(get_hub)) -> Response:
+    """This process's HTTP metrics, then the deployment's state (see api.state_metrics)."""
+    body = request.app.state.metrics.render() + await render_state_metrics(hub)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

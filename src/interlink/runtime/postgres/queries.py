@@ -31,6 +31,13 @@ DELETE FROM procrastinate_jobs job
 RETURNING job.id
 """
 
+QUEUE_COUNTS = """
+SELECT task_name, status::text AS status, count(*) AS jobs
+  FROM procrastinate_jobs
+ WHERE status IN ('todo', 'doing')
+ GROUP BY task_name, status
+"""
+
 _STATUSES = {
     "todo": JobStatus.TODO,
     "doing": JobStatus.DOING,

@@ -20,13 +20,14 @@ from interlink.runtime.base import (
     AlreadyQueued,
     JobInfo,
     JobRuntime,
+    JobStatus,
     checked_args,
     checked_schedule,
 )
 from interlink.runtime.execution import Failed, Retry, Succeeded, execute
 from interlink.runtime.joblog import job_logger
 from interlink.runtime.postgres.connection import conninfo, driver_connection
-from interlink.runtime.postgres.queries import GET_JOB, PURGE_FINISHED, job_info
+from interlink.runtime.postgres.queries import GET_JOB, PURGE_FINISHED, QUEUE_COUNTS, job_info
 from interlink.runtime.postgres.retries import (
     InterlinkJobManager,
     JobFailed,
@@ -172,6 +173,11 @@ class PostgresRuntime(JobRuntime):
         except exceptions.NoResult:
             raise NotFound(f"job {job_id} not found") from None
         return job_info(row)
+
+    async def queue_counts(self) -> dict[tuple[str, JobStatus], int]:
+        await self._open()
+        rows = await self.app.connector.execute_query_all_async(QUEUE_COUNTS)
+        return {(row["task_name"], JobStatus(row["status"])): row["jobs"] for row in rows}
 
     async def purge_finished(self, older_than: timedelta) -> int:
         await self._open()
