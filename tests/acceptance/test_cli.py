@@ -107,6 +107,31 @@ def test_worker_on_sqlite_explains_itself(env: dict[str, str]) -> None:
     assert "serve" in result.stderr
 
 
+@pytest.mark.postgres
+def test_worker_on_postgresql_runs_jobs_and_stops_on_sigterm(
+    env: dict[str, str], background: list[subprocess.Popen[str]], postgres_url: str
+) -> None:
+    env = {
+        **env,
+        "INTERLINK_DATABASE_URL": postgres_url,
+        "INTERLINK_SECRET_KEY": "worker-cli-secret-key-0123456789-abcdefgh",
+        "INTERLINK_PUBLIC_URL": "https://hub.example",
+    }
+    worker = subprocess.Popen(
+        [*COMMAND, "worker", "--concurrency", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    background.append(worker)
+    wait_for_line(worker, r"Interlink worker running 2 jobs at a time")
+    # Started means registered with procrastinate, scheduling polls, maintenance queued.
+    wait_for_line(worker, r"procrastinate workers started")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+
+
 def test_serve_answers_the_api_with_a_key_from_org_create(
     env: dict[str, str], background: list[subprocess.Popen[str]]
 ) -> None:
