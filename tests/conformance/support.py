@@ -205,6 +205,8 @@ def read_event(
 ) -> VendorEvent:
     """`headers` (case-insensitive, httpx.Headers) for elements that read the type there."""
     payload = orjson.loads(body)
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]  # a post holding an array of one event (HubSpot)
     if events.type_header is not None:
         vendor_type = (headers or {}).get(events.type_header, "")
         action = lookup(payload, events.action_path) if events.action_path else None

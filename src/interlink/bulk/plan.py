@@ -38,7 +38,7 @@ class QueryPlan:
 def plan_query(element: ElementDefinition, text: str) -> QueryPlan:
     """Parse and check `text` against the element; CEQLError (400) saying where and why."""
     query = parse_query(text)
-    obj = element.objects.get(query.object)
+    obj = element.find_object(query.object)
     if obj is None:
         known = ", ".join(sorted(element.objects)) or "none"
         raise CEQLError(

@@ -41,7 +41,7 @@ async def check_events(
             field="events.mode",
         )
     for index, name in enumerate(events.objects):
-        if name not in element.objects:
+        if element.find_object(name) is None:
             raise InvalidInput(
                 f"element {element.key!r} has no object {name!r}", field=f"events.objects.{index}"
             )

@@ -44,7 +44,7 @@ async def resolve(hub: Hub, organization_id: str, instance_id: str, object_name:
     async with hub.database.transaction() as session:
         instance = await get_instance(session, organization_id, instance_id)
         element = await find_element(session, organization_id, instance.element_key)
-    obj = element.objects.get(object_name)
+    obj = element.find_object(object_name)
     if obj is None:
         raise NotFound(f"element {element.key!r} has no object {object_name!r}")
     return Target(instance, element, object_name, obj)

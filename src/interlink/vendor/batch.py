@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from interlink.elements.definition import BatchEndpoint
+from interlink.elements.definition import BatchEndpoint, HttpMethod
+from interlink.elements.format.objects import BatchAction
+from interlink.errors import InvalidInput
 from interlink.vendor.errors import FatalVendorError
 from interlink.vendor.paths import lookup
 
@@ -33,10 +35,65 @@ class BatchOutcome:
 def batch_body(
     endpoint: BatchEndpoint, action: str, inputs: Sequence[dict[str, Any]], id_property: str | None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {endpoint.action_key: action, endpoint.inputs_key: list(inputs)}
+    extra = endpoint.input_fields
+    body: dict[str, Any] = {
+        **endpoint.body,
+        endpoint.inputs_key: [{**extra, **item} for item in inputs] if extra else list(inputs),
+    }
+    if endpoint.action_key:
+        body[endpoint.action_key] = action
     if endpoint.id_property_key and id_property is not None:
         body[endpoint.id_property_key] = id_property
     return body
+
+
+@dataclass(frozen=True)
+class BatchCall:
+    """One chunk's request: `path` still holds `{config.…}` and `{id_property}`."""
+
+    method: HttpMethod
+    path: str
+    path_values: dict[str, str]
+    params: dict[str, str]
+    json: dict[str, Any] | None
+
+
+def batch_call(
+    endpoint: BatchEndpoint,
+    action: BatchAction,
+    inputs: Sequence[dict[str, Any]],
+    id_property: str | None,
+    *,
+    id_field: str,
+    where: str,
+) -> BatchCall:
+    """How a chunk of `action` goes to the vendor: the endpoint's POST of the body, or the
+    action's own `requests` entry (another method or path, or the ids in a parameter)."""
+    request = endpoint.requests.get(action)
+    if request is None:
+        return BatchCall(
+            "POST", endpoint.path, {}, {}, batch_body(endpoint, action, inputs, id_property)
+        )
+    path = request.path or endpoint.path
+    values: dict[str, str] = {}
+    if "{id_property}" in path:
+        if not id_property:
+            raise InvalidInput(
+                f"{where}: a batch {action} needs an id_property", field="identifier"
+            )
+        values["id_property"] = id_property
+    if request.ids_param is None:
+        body = batch_body(endpoint, action, inputs, id_property)
+        return BatchCall(request.method, path, values, {}, body)
+    ids: list[str] = []
+    for item in inputs:
+        found = lookup(item, id_field)
+        if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
+            raise InvalidInput(
+                f"{where}: a batch {action} input without its {id_field!r}", field=id_field
+            )
+        ids.append(str(found))
+    return BatchCall(request.method, path, values, {request.ids_param: ",".join(ids)}, None)
 
 
 def read_outcomes(
@@ -72,6 +129,10 @@ def _outcome(
 ) -> BatchOutcome:
     status = result.get(endpoint.result_status_field)
     status = status if isinstance(status, int | str) and not isinstance(status, bool) else None
+    if endpoint.result_created_field is not None:
+        created = result.get(endpoint.result_created_field)
+        if isinstance(created, bool):
+            status = 201 if created else 200
     raw_id = result.get(endpoint.result_id_field)
     error = _error_text(result, status, endpoint, message_paths)
     return BatchOutcome(

@@ -30,12 +30,13 @@ from interlink.elements.definition import (
 from interlink.elements.templates import render
 from interlink.errors import InvalidInput, NotFound
 from interlink.vendor.auth import auth_identity, build_auth, token_fields
-from interlink.vendor.batch import BatchOutcome, batch_body, read_outcomes
+from interlink.vendor.batch import BatchOutcome, batch_call, read_outcomes
 from interlink.vendor.errors import FatalVendorError, VendorError
 from interlink.vendor.exports import ExportState, NativeExport, bulk_export_of
 from interlink.vendor.hooks import Hooks, load_hooks
 from interlink.vendor.oauth import TokenKeeper
 from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
+from interlink.vendor.paths import lookup
 from interlink.vendor.ratelimit import RateLimiterRegistry
 from interlink.vendor.records import (
     deleted_record,
@@ -45,9 +46,10 @@ from interlink.vendor.records import (
 )
 from interlink.vendor.redaction import Redactor, scrub_json
 from interlink.vendor.retry import Retrier
+from interlink.vendor.search import SearchWindow, advance, first_window, request_body
 from interlink.vendor.sending import Sender
 from interlink.vendor.specs import fill_params, fill_path, wrap_body
-from interlink.vendor.times import format_time
+from interlink.vendor.times import format_time, parse_time
 
 BatchAction = Literal["create", "update", "upsert", "delete"]
 NO_FILTERS: Mapping[str, str] = MappingProxyType({})
@@ -176,7 +178,19 @@ class VendorClient:
                 raise InvalidInput(
                     f"{object_name} has no changed-since filter", field="changed_since"
                 )
-            params[obj.changed_since.param] = format_time(changed_since, obj.changed_since.format)
+            if obj.changed_since.search is not None:
+                if filters:
+                    raise InvalidInput(
+                        f"{object_name} cannot be filtered at the vendor with changed_since",
+                        field="filters",
+                    )
+                return await self._search_page(
+                    object_name, obj, changed_since, page_state, page_size
+                )
+            if obj.changed_since.param is not None:
+                params[obj.changed_since.param] = format_time(
+                    changed_since, obj.changed_since.format
+                )
             params.update(
                 (name, render(value, self._config))
                 for name, value in obj.changed_since.params.items()
@@ -240,10 +254,9 @@ class VendorClient:
         if not isinstance(deletes, DeletedEndpoint):
             raise InvalidInput(f"{object_name} has no deleted-records endpoint", field="object")
         spec = Request(path=deletes.path, params=deletes.params, records_path=deletes.records_path)
-        params = {
-            **fill_params(spec, self._config),
-            deletes.since_param: format_time(since, deletes.since_format),
-        }
+        params = fill_params(spec, self._config)
+        if deletes.since_param is not None:
+            params[deletes.since_param] = format_time(since, deletes.since_format)
         pagination = deletes.pagination or self._pagination(obj)
         where = self._where("deleted", object_name)
         with self._scrubbed():
@@ -251,6 +264,16 @@ class VendorClient:
                 "deleted", object_name, spec, params, pagination, page_state, page_size
             )
             records = [deleted_record(item, deletes, where=where) for item in raw]
+        if deletes.since_param is None:
+            # The vendor lists every deleted record it keeps: those before `since` are not
+            # asked for (an entry without a time is kept: it cannot be placed).
+            floor = format_time(since, "rfc3339")
+            records = [
+                record
+                for record in records
+                if record["deleted_at"] is None
+                or parse_time(record["deleted_at"], "rfc3339") >= parse_time(floor, "rfc3339")
+            ]
         return Page(records, next_state)
 
     async def check(self) -> None:
@@ -269,6 +292,10 @@ class VendorClient:
             if body is None:
                 raise FatalVendorError(
                     f"{self._where('create', object_name)}: answered without the record"
+                )
+            if spec.answer_id_path is not None:
+                return await self.get(
+                    object_name, self._answered_id(body, spec.answer_id_path, "create", object_name)
                 )
             created = extract_record(
                 body, spec.records_path, where=self._where("create", object_name)
@@ -289,7 +316,8 @@ class VendorClient:
                 json=wrap_body(spec, fields),
                 per_record=True,
             )
-            if body is None:  # a 204: the vendor did not say what the record became
+            if body is None or spec.answer_id_path is not None:
+                # A 204, or an id only: the vendor did not say what the record became.
                 return await self.get(object_name, record_id)
             updated = extract_record(
                 body, spec.records_path, where=self._where("update", object_name)
@@ -322,15 +350,21 @@ class VendorClient:
         with self._scrubbed():
             for start in range(0, len(inputs), endpoint.max_size):
                 chunk = inputs[start : start + endpoint.max_size]
+                sent = self._hooks.batch_inputs(object_name, action, chunk, id_property)
+                call = batch_call(
+                    endpoint, action, sent, id_property, id_field=obj.id_field, where=where
+                )
                 response = await self._sender.send(
                     "batch",
                     object_name,
-                    "POST",
-                    fill_path(endpoint.path, self._config),
-                    json=batch_body(endpoint, action, chunk, id_property),
+                    call.method,
+                    fill_path(call.path, self._config, call.path_values),
+                    params=call.params,
+                    json=call.json,
                 )
+                answer = self._sender.decode(response)
                 outcomes += read_outcomes(
-                    self._sender.decode(response),
+                    self._hooks.batch_answer(object_name, action, answer, sent),
                     endpoint,
                     count=len(chunk),
                     first_index=start,
@@ -381,6 +415,52 @@ class VendorClient:
             return await self._call("call", object_name, spec, path_values, json=json)
 
     # --- internals ----------------------------------------------------------------------
+
+    async def _search_page(
+        self,
+        object_name: str,
+        obj: ObjectDefinition,
+        changed_since: datetime,
+        page_state: dict[str, Any] | None,
+        page_size: int | None,
+    ) -> Page:
+        """One page of changed-since through the object's search call (`search.py`)."""
+        assert obj.changed_since is not None
+        assert obj.changed_since.search is not None
+        search, time_format = obj.changed_since.search, obj.changed_since.format
+        window = (
+            first_window(changed_since, time_format)
+            if page_state is None
+            else SearchWindow.restore(page_state)
+        )
+        configured = getattr(self._pagination(obj), "page_size", 100)
+        size = min(page_size, configured) if page_size else configured
+        where = self._where("list", object_name)
+        with self._scrubbed():
+            response = await self._sender.send(
+                "list",
+                object_name,
+                search.method,
+                fill_path(search.path, self._config),
+                json=request_body(search, window, size),
+            )
+            answer = self._sender.decode(response)
+            raw = extract_records(answer, search.records_path, where=where)
+            kept, following = advance(
+                window,
+                raw,
+                answer,
+                search=search,
+                obj=obj,
+                time_format=time_format,
+                page_size=size,
+                where=where,
+            )
+            records = [
+                normalize_record(object_name, record, obj.id_field, self._hooks, where=where)
+                for record in kept
+            ]
+        return Page(records, None if following is None else following.state())
 
     async def _page(
         self,
@@ -442,7 +522,7 @@ class VendorClient:
         return self._sender.decode(response)
 
     def _object(self, object_name: str) -> ObjectDefinition:
-        obj = self.element.objects.get(object_name)
+        obj = self.element.find_object(object_name)
         if obj is None:
             raise NotFound(f"element {self.element.key!r} has no object {object_name!r}")
         return obj
@@ -473,6 +553,14 @@ class VendorClient:
     ) -> dict[str, Any]:
         where = self._where(operation, object_name)
         return normalize_record(object_name, record, obj.id_field, self._hooks, where=where)
+
+    def _answered_id(self, body: Any, path: str, operation: str, object_name: str) -> str:
+        found = lookup(body, path)
+        if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
+            raise FatalVendorError(
+                f"{self._where(operation, object_name)}: the answer has no id at {path!r}"
+            )
+        return str(found)
 
     def _where(self, operation: str, object_name: str | None) -> str:
         return f"{self.element.key}: {operation} {object_name or ''}".rstrip()

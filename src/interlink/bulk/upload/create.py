@@ -33,7 +33,7 @@ async def upload_target(
     async with hub.database.transaction() as session:
         instance = await get_instance(session, organization_id, instance_id)
         element = await find_element(session, organization_id, instance.element_key)
-    obj = element.objects.get(object_name)
+    obj = element.find_object(object_name)
     if obj is None:
         raise NotFound(f"element {element.key!r} has no object {object_name!r}")
     if obj.read_only:

@@ -88,7 +88,7 @@ async def _upload(hub: Hub, job: BulkJob) -> UploadCheckpoint:
         if instance is None or instance.deleted_at is not None:
             raise NotFound(f"instance {job.instance_id} was deleted")
         element = await find_element(session, job.organization_id, instance.element_key)
-    obj = element.objects.get(job.object_name)
+    obj = element.find_object(job.object_name)
     if obj is None:
         raise NotFound(f"element {element.key} no longer has the object {job.object_name}")
     assert job.action is not None  # every upload has one

@@ -100,7 +100,35 @@ class ElementDefinition(Strict):
         for name in objects:
             if not name or not name.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"object name {name!r} must be letters, digits, - or _")
+        owners: dict[str, str] = {}
+        for name, obj in objects.items():
+            for index, alias in enumerate(obj.aliases):
+                where = f"{name}.aliases.{index}"
+                if not alias or not alias.replace("_", "").replace("-", "").isalnum():
+                    raise ValueError(f"{where}: alias {alias!r} must be letters, digits, - or _")
+                if alias in objects:
+                    raise ValueError(f"{where}: alias {alias!r} is the name of an object")
+                if alias in owners:
+                    raise ValueError(
+                        f"{where}: alias {alias!r} is already an alias of {owners[alias]!r}"
+                    )
+                owners[alias] = name
         return objects
+
+    def object_name(self, name: str) -> str | None:
+        """The object's own name for `name`, which may be one of its aliases; `None` when
+        the element has no such object."""
+        if name in self.objects:
+            return name
+        for own, obj in self.objects.items():
+            if name in obj.aliases:
+                return own
+        return None
+
+    def find_object(self, name: str) -> ObjectDefinition | None:
+        """The object named `name` or aliased so."""
+        own = self.object_name(name)
+        return None if own is None else self.objects[own]
 
     @model_validator(mode="after")
     def _templates_name_config_fields(self) -> ElementDefinition:

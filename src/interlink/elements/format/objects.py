@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +43,14 @@ class Request(Strict):
     )
     records_path: str | None = Field(
         default=None, description="where the record(s) sit in the answer; none = the body"
+    )
+    answer_id_path: str | None = Field(
+        default=None,
+        description=(
+            "for a create or update whose answer names the record by id only (Salesforce's "
+            "`{id, success, errors}`): the dotted path of the id in the answer; the client "
+            "then reads the record back with the object's get"
+        ),
     )
     body_format: Literal["json", "form"] = Field(
         default="json",
@@ -91,10 +99,38 @@ class TimeField(Strict):
     format: TimeFormat = "rfc3339"
 
 
-class ChangedSince(Strict):
-    """The vendor filter for records changed since a time."""
+class ChangedSinceSearch(Strict):
+    """Changed-since through a search call with a JSON body rather than a parameter of the
+    list (HubSpot's CRM search: `POST /crm/v3/objects/contacts/search`).
 
-    param: str
+    In `body`, a string that is exactly `{since}` stands for the time (written in the
+    changed-since `format`) and `{limit}` for the page size (a number). The next page's
+    cursor, read at `cursor_path`, goes back into the body at `cursor_key`. A vendor that
+    answers at most `max_results` records per query (HubSpot: 10,000) is read in windows:
+    once a query has read that many, the search starts again from the last record's
+    updated time (which needs `ascending`), skipping the records at that time already read.
+    """
+
+    method: HttpMethod = "POST"
+    path: ConfigTemplate
+    body: dict[str, Any] = Field(description="the JSON body; {since} and {limit} are filled")
+    records_path: str | None = "results"
+    cursor_path: str = "paging.next.after"
+    cursor_key: str = "after"
+    max_results: int | None = Field(
+        default=None,
+        ge=1,
+        description="the most records one query answers; past it the window moves",
+    )
+
+
+class ChangedSince(Strict):
+    """The vendor filter for records changed since a time: a parameter of the list call,
+    or a search call (`search`)."""
+
+    param: str | None = Field(
+        default=None, description="the list's parameter (omitted with search)"
+    )
     format: TimeFormat = "rfc3339"
     inclusive: bool = True
     ascending: bool = Field(
@@ -108,6 +144,21 @@ class ChangedSince(Strict):
             "(e.g. sort=updated, direction=asc: what makes the answer ascending)"
         ),
     )
+    search: ChangedSinceSearch | None = Field(
+        default=None, description="a search call with a JSON body instead of param"
+    )
+
+    @model_validator(mode="after")
+    def _param_or_search(self) -> ChangedSince:
+        if (self.param is None) == (self.search is None):
+            raise invalid(("param",), "give param or search (one of them)", self.param)
+        if self.search is not None and self.search.max_results is not None and not self.ascending:
+            raise invalid(
+                ("search", "max_results"),
+                "moving the window past max_results needs ascending: true",
+                self.search.max_results,
+            )
+        return self
 
 
 class DeletedEndpoint(Strict):
@@ -115,7 +166,13 @@ class DeletedEndpoint(Strict):
 
     type: Literal["endpoint"]
     path: ConfigTemplate
-    since_param: str
+    since_param: str | None = Field(
+        description=(
+            "the parameter of the time deletes are listed from; null where the vendor has "
+            "none (HubSpot's archived listing): entries deleted before it are then dropped "
+            "by the client, read from deleted_at_field"
+        )
+    )
     since_format: TimeFormat = "rfc3339"
     params: dict[str, ConfigTemplate] = Field(
         default_factory=dict,
@@ -150,6 +207,38 @@ class NoDeletes(Strict):
 Deletes = Annotated[DeletedEndpoint | Tombstone | NoDeletes, Field(discriminator="type")]
 
 
+BatchAction = Literal["create", "update", "upsert", "delete"]
+
+
+class BatchRequest(Strict):
+    """How one action of a batch endpoint is sent, where it differs from the endpoint's
+    POST to `path` (Salesforce's sObject collections: PATCH to update, DELETE with the ids
+    in the query, PATCH to `…/{id_property}` to upsert)."""
+
+    method: HttpMethod = "POST"
+    path: str | None = Field(
+        default=None,
+        description=(
+            "replaces the endpoint's path; may hold {config.…} and {id_property} (the "
+            "property an upsert matches records by)"
+        ),
+    )
+    ids_param: str | None = Field(
+        default=None,
+        description=(
+            "send no body: the inputs' ids (the object's id_field), comma-separated, go in "
+            "this query parameter (DELETE /composite/sobjects?ids=…)"
+        ),
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path_placeholders(cls, path: str | None) -> str | None:
+        if path is not None:
+            _check_template(path, frozenset({"id_property"}))
+        return path
+
+
 class BatchEndpoint(Strict):
     """A native batch endpoint; the sandbox-style body `{action, id_property, inputs}`.
 
@@ -160,11 +249,29 @@ class BatchEndpoint(Strict):
 
     path: ConfigTemplate
     max_size: int = Field(default=100, ge=1, le=10_000)
-    actions: list[Literal["create", "update", "upsert", "delete"]]
-    action_key: str = "action"
+    actions: list[BatchAction]
+    action_key: str | None = Field(
+        default="action", description="where the action is named in the body; null: nowhere"
+    )
     id_property_key: str | None = "id_property"
     inputs_key: str = "inputs"
-    results_path: str = "results"
+    body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fixed members of every batch body (Salesforce: allOrNone: false)",
+    )
+    input_fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "fixed members added to every input (Salesforce: attributes: {type: Contact})"
+        ),
+    )
+    requests: dict[BatchAction, BatchRequest] = Field(
+        default_factory=dict,
+        description="per action, how it is sent where not as a POST of the body to path",
+    )
+    results_path: str = Field(
+        default="results", description="where the result list sits; empty: the answer itself"
+    )
     result_index_field: str = "index"
     result_status_field: str = "status"
     result_id_field: str = "id"
@@ -184,10 +291,18 @@ class BatchEndpoint(Strict):
             "whose status is not one of them (or is missing) failed"
         ),
     )
+    result_created_field: str | None = Field(
+        default=None,
+        description=(
+            "a true/false in each result telling whether an upsert created the record "
+            "(Salesforce's `created`); read as status 201 when true, 200 when false"
+        ),
+    )
 
 
 class BulkExport(Strict):
-    """A vendor's native bulk export: start, poll until complete, download NDJSON."""
+    """A vendor's native bulk export: start, poll until complete, download NDJSON (or CSV,
+    in pages chained by a locator header: Salesforce's Bulk API 2.0 query results)."""
 
     start: CollectionRequest
     object_key: str = "object"
@@ -199,6 +314,26 @@ class BulkExport(Strict):
     failed_values: list[str] = Field(default_factory=lambda: ["failed"])
     download: ExportRequest = Field(description="path holds {export_id}")
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    download_format: Literal["ndjson", "csv"] = Field(
+        default="ndjson",
+        description=(
+            "the file's format: NDJSON, or CSV with a header row (dotted headers build "
+            "nested objects; an empty cell is null; cells are converted to the types of "
+            "the object's declared fields)"
+        ),
+    )
+    locator_header: str | None = Field(
+        default=None,
+        description=(
+            "the download comes in pages: this answer header names the next page "
+            "(Salesforce: Sforce-Locator), sent back as locator_param"
+        ),
+    )
+    locator_param: str = "locator"
+    locator_end_values: list[str] = Field(
+        default_factory=lambda: ["null", ""],
+        description="values of locator_header (or its absence) that mean the last page",
+    )
     may_repeat: bool = Field(
         default=False,
         description=(
@@ -218,6 +353,13 @@ class SchemaField(Strict):
 class ObjectDefinition(Strict):
     path: ConfigTemplate = Field(description="collection path, e.g. /api/contacts")
     label: str | None = None
+    aliases: builtins.list[str] = Field(
+        default_factory=builtins.list,
+        description=(
+            "other names the object answers to (Salesforce's Contact also as contacts); "
+            "the hub resolves them to the object's own name"
+        ),
+    )
     id_field: str = "id"
     records_path: str | None = "results"
     list: CollectionRequest | None = None

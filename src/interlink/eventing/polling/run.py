@@ -119,7 +119,7 @@ async def claim(
             element = await find_element(session, instance.organization_id, instance.element_key)
         except NotFound:
             element = None
-        obj = element.objects.get(object_name) if element is not None else None
+        obj = element.find_object(object_name) if element is not None else None
         if element is None or obj is None:
             # The element changed under the instance: nothing to poll until it is fixed.
             stream.last_poll_at, stream.last_poll_outcome = now, "error"
