@@ -1,4 +1,4 @@
-"""Retries with backoff, failure after the last attempt, and RetryLater, on both databases."""
+"""Retries with backoff, failure after the last attempt, and RetryLater, on every runtime."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from runtime_helpers import RuntimeFactory, has_status, wait_for_job
-from sqlalchemy import update
 
+from conftest import JobStatusSetter
 from interlink.runtime import JobContext, JobInfo, JobStatus, RetryLater, RetryPolicy, TaskRegistry
-from interlink.storage.database import Database
-from interlink.storage.models import Job
 
 
 async def test_a_failed_attempt_is_retried_after_the_policy_delay(
@@ -106,7 +104,7 @@ async def test_retry_later_waits_the_delay_it_asks_for(
 
 
 async def test_a_retry_gives_up_its_queueing_lock_to_a_newer_queued_job(
-    make_runtime: RuntimeFactory, registry: TaskRegistry, database: Database
+    make_runtime: RuntimeFactory, registry: TaskRegistry, set_job_status: JobStatusSetter
 ) -> None:
     started = asyncio.Event()
     release = asyncio.Event()
@@ -131,8 +129,7 @@ async def test_a_retry_gives_up_its_queueing_lock_to_a_newer_queued_job(
     assert (await runtime.get_job(second)).queueing_lock == "q"
 
     # With no newer job in the way, a retry keeps its queueing lock.
-    async with database.transaction() as session:
-        await session.execute(update(Job).where(Job.id == second).values(status="failed"))
+    await set_job_status(second, "failed")
     third = await runtime.defer("poll", {"n": 1}, queueing_lock="q3")
     release.set()
     job = await wait_for_job(runtime, third, lambda job: job.attempts == 1 and _queued(job))

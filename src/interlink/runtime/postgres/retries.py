@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,9 +119,10 @@ class InterlinkJobManager(JobManager):
     """procrastinate's job manager with our retry (see the module) and each job's last error
     kept in `job_errors`, which procrastinate has no column for."""
 
-    def __init__(self, connector: Any, notes: RunNotes) -> None:
+    def __init__(self, connector: Any, notes: RunNotes, known_tasks: Container[str]) -> None:
         super().__init__(connector)
         self.notes = notes
+        self.known_tasks = known_tasks
 
     async def retry_job(
         self,
@@ -157,6 +159,8 @@ class InterlinkJobManager(JobManager):
     async def finish_job(self, job: Job, status: Status, delete_job: bool) -> None:
         assert job.id is not None
         _, error = self.notes.take(job.id)
+        if job.task_name not in self.known_tasks:  # procrastinate failed it before running
+            error = f"unknown task {job.task_name!r}: no handler is registered under that name"
         await super().finish_job(job=job, status=status, delete_job=delete_job)
         # A success keeps the error that led to its retry; a failure says why.
         if error is not None and status != Status.SUCCEEDED and not delete_job:

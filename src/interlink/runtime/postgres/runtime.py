@@ -84,7 +84,7 @@ class PostgresRuntime(JobRuntime):
             max_size=pool_size or concurrency + 4,
         )
         self.app = procrastinate.App(connector=connector)
-        self.app.job_manager = InterlinkJobManager(connector, self._notes)
+        self.app.job_manager = InterlinkJobManager(connector, self._notes, registry)
         retries = Retries(self._notes)
         for task in registry:
             self.app.task(name=task.name, pass_context=True, retry=retries, queue=QUEUE)(self._run)

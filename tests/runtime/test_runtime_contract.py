@@ -1,4 +1,5 @@
-"""The embedded runtime on SQLite and PostgreSQL: defer, run, transactions, queueing locks."""
+"""What every job runtime promises (embedded on SQLite and PostgreSQL, procrastinate): defer,
+run, transactions, queueing locks, scheduling, purging, logging."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from typing import Any
 
 import pytest
 from runtime_helpers import RuntimeFactory, has_status, wait_for_job
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from interlink.errors import Conflict, NotFound
 from interlink.runtime import AlreadyQueued, JobContext, JobStatus, TaskRegistry
 from interlink.storage.database import Database
-from interlink.storage.models import Job
 
 
 async def test_defer_then_run_until_idle(
@@ -242,22 +242,3 @@ async def test_every_log_line_of_a_job_names_it(
     working = next(r for r in records if r.getMessage() == "working")
     assert working.step == 1  # type: ignore[attr-defined]
     assert any(r.exc_info for r in records)
-
-
-async def test_jobs_survive_a_restart(
-    make_runtime: RuntimeFactory, registry: TaskRegistry, database: Database
-) -> None:
-    ran: list[int] = []
-
-    @registry.task(name="t")
-    async def task(context: JobContext) -> None:
-        ran.append(context.job_id)
-
-    before = await make_runtime()
-    job_id = await before.defer("t", {})
-    after = await make_runtime(own_engine=True)
-    await after.run_until_idle()
-    assert ran == [job_id]
-    async with database.transaction() as session:
-        row = (await session.execute(select(Job).where(Job.id == job_id))).scalar_one()
-    assert row.worker_id == after.worker_id
