@@ -26,8 +26,15 @@ from interlink.storage.types import utcnow
 log = logging.getLogger("interlink.eventing.polling")
 
 
+# A due poll waits for the next tick: a quarter of a second keeps "interval + 1 s" from
+# change to event with room to spare, for one short indexed transaction per tick.
+TICK_SECONDS = 0.25
+
+
 class PollScheduler:
-    def __init__(self, hub: Hub, *, tick_seconds: float = 1.0, batch_size: int = 200) -> None:
+    def __init__(
+        self, hub: Hub, *, tick_seconds: float = TICK_SECONDS, batch_size: int = 200
+    ) -> None:
         if tick_seconds <= 0 or batch_size < 1:
             raise ValueError("tick_seconds must be positive and batch_size at least 1")
         self.hub = hub
