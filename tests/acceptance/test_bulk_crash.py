@@ -3,9 +3,8 @@
 After a restart on the same data folder the job resumes from its last checkpoint and
 completes: a download holds every record exactly once; an upload acts on every row
 exactly once (each new contact created once, the rows that were in flight checked before
-they act again). The killed process's job is taken up again once its heartbeat is 30 s
-old (checked every 15 s): the new process has a new worker id and does not reclaim the
-dead one's jobs any sooner, so each test waits about 30-50 s for that after the kill.
+they act again). The restarted process puts the killed one's jobs back at once (same
+host, its pid gone); the waits still allow for heartbeat recovery (30 s) should that miss.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 After a restart on the same data folder every change must arrive, under exactly one event
 id, and nothing may arrive twice except as a redelivery (the same event id; the same
-`webhook-id` for the same batch). A job whose process died is taken up again once its
-heartbeat is 30 s old (checked every 15 s), so each test waits up to about a minute for
-that recovery after the restart.
+`webhook-id` for the same batch). The restarted process sees that the killed one (same
+host, its pid gone) held jobs and puts them back at once; were that missed, heartbeat
+recovery would take them after 30 s, so the waits allow about a minute.
 """
 
 from __future__ import annotations

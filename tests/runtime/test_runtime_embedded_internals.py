@@ -5,6 +5,8 @@ test_runtime_postgres.py; what both promise is in the other test modules.)"""
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -179,3 +181,37 @@ def _kill(runtime: EmbeddedRuntime) -> None:
         if task is not None:
             task.cancel()
     runtime._claim_loop_task, runtime._background = None, []
+
+
+async def test_a_job_of_a_process_gone_from_this_machine_is_taken_back_at_once_on_sqlite(
+    make_runtime: RuntimeFactory, registry: TaskRegistry, database: Database, backend: str
+) -> None:
+    """`serve` killed and started again: its jobs do not wait out the heartbeat timeout."""
+    ran: list[int] = []
+
+    @registry.task(name="t")
+    async def task(context: JobContext) -> None:
+        ran.append(context.attempt)
+
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()  # a pid of this machine whose process is gone
+    worker_id = f"{socket.gethostname()}:{child.pid}:0badc0de"
+    # Slow heartbeats: only knowing the process is gone can free the job this soon.
+    runtime = await make_runtime(heartbeat_interval=10, stalled_after=60)
+    job_id = await runtime.defer("t", {})
+    async with database.transaction() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status="doing", attempts=1, worker_id=worker_id, heartbeat_at=datetime.now(UTC))
+        )
+    await runtime.start()
+    if backend == "embedded-sqlite":
+        job = await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED), within=10)
+        assert ran == [2]
+        assert job.last_error is not None
+        assert "is gone" in job.last_error
+    else:  # PostgreSQL spans machines: a host name and a pid prove nothing there
+        await asyncio.sleep(1)
+        assert (await runtime.get_job(job_id)).status == JobStatus.DOING
+        assert ran == []

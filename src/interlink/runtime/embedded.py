@@ -32,7 +32,7 @@ from interlink.runtime.base import (
 )
 from interlink.runtime.execution import Failed, Outcome, Retry, Succeeded, execute
 from interlink.runtime.joblog import JobLogger, job_logger
-from interlink.runtime.jobstore import Claim, JobStore
+from interlink.runtime.jobstore import Claim, JobStore, Recovered
 from interlink.runtime.tasks import JobContext, TaskRegistry
 from interlink.storage.database import Database
 from interlink.storage.types import utcnow
@@ -310,6 +310,15 @@ class EmbeddedRuntime(JobRuntime):
                     "job was requeued by stalled-job recovery while running here; cancelling"
                 )
 
+    async def _recover_dead_here(self, now: datetime) -> list[Recovered]:
+        """On SQLite (one machine by design) a worker of this host whose process is gone,
+        e.g. the `serve` killed before a restart, gives its jobs back at once instead of
+        after `stalled_after`. PostgreSQL deployments span machines: heartbeats only."""
+        if not self.database.is_sqlite:
+            return []
+        dead = [w for w in await self._store.running_workers() if _died_on_this_machine(w)]
+        return await self._store.recover_from(dead, now) if dead else []
+
     async def _recovery_loop(self) -> None:
         while True:
             await self._recover()
@@ -318,7 +327,8 @@ class EmbeddedRuntime(JobRuntime):
     async def _recover(self) -> None:
         now = utcnow()
         try:
-            recovered = await self._store.recover_stalled(
+            recovered = await self._recover_dead_here(now)
+            recovered += await self._store.recover_stalled(
                 now - timedelta(seconds=self.stalled_after), now
             )
         except Exception:
@@ -326,10 +336,25 @@ class EmbeddedRuntime(JobRuntime):
             return
         for job in recovered:
             job_logger(job.id, job.task_name).warning(
-                "stalled job requeued: worker %s stopped heartbeating", job.worker_id
+                "stalled job requeued: worker %s is gone or stopped heartbeating", job.worker_id
             )
         if recovered:
             self._wake.set()
+
+
+def _died_on_this_machine(worker_id: str) -> bool:
+    """Whether `worker_id` (host:pid:token) names a process of this machine that is gone."""
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def _on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

@@ -204,20 +204,34 @@ class JobStore:
         The interrupted run keeps its attempt: a job that kills its process every time
         must not be treated as never tried.
         """
-        stalled = (
-            JOBS.c.status == JobStatus.DOING.value,
-            or_(JOBS.c.heartbeat_at < stalled_before, JOBS.c.heartbeat_at.is_(None)),
-        )
-        found = select(JOBS.c.id, JOBS.c.task_name, JOBS.c.worker_id).where(*stalled)
+        stalled = or_(JOBS.c.heartbeat_at < stalled_before, JOBS.c.heartbeat_at.is_(None))
+        return await self._recover(stalled, now, "stopped heartbeating")
+
+    async def running_workers(self) -> set[str]:
+        """The workers that have a job in 'doing'."""
+        statement = select(JOBS.c.worker_id).where(JOBS.c.status == JobStatus.DOING.value)
+        async with self.database.sessions() as session:
+            return {w for w in (await session.scalars(statement.distinct())) if w is not None}
+
+    async def recover_from(self, worker_ids: Iterable[str], now: datetime) -> list[Recovered]:
+        """Requeue the 'doing' jobs of workers known to be dead, without waiting for them
+        to look stalled. The interrupted runs keep their attempts, as stalled ones do."""
+        return await self._recover(JOBS.c.worker_id.in_(list(worker_ids)), now, "is gone")
+
+    async def _recover(
+        self, condition: ColumnElement[bool], now: datetime, why: str
+    ) -> list[Recovered]:
+        found_where = (JOBS.c.status == JobStatus.DOING.value, condition)
+        found = select(JOBS.c.id, JOBS.c.task_name, JOBS.c.worker_id).where(*found_where)
         async with self.database.sessions() as session:
             candidates = (await session.execute(found)).all()
         recovered = []
         for job in candidates:
             # One transaction per job, each re-checking the condition: another worker may
             # be recovering the same rows right now, and only one of us may win each.
-            error = f"stalled: worker {job.worker_id} stopped heartbeating; run again"
+            error = f"stalled: worker {job.worker_id} {why}; run again"
             values = {"scheduled_at": now, "last_error": error}
-            if await self._requeue((JOBS.c.id == job.id, *stalled), values) is not None:
+            if await self._requeue((JOBS.c.id == job.id, *found_where), values) is not None:
                 recovered.append(Recovered(job.id, job.task_name, job.worker_id))
         return recovered
 
