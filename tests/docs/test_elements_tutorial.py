@@ -43,7 +43,9 @@ def test_the_definition_validates() -> None:
 
 
 def test_the_error_the_page_shows_is_the_one_you_get() -> None:
-    shown = re.search(r"the answer is `(objects\.tickets\.changed_since\.param[^`]*)`", tutorial())
+    shown = re.search(
+        r"the answer is\s+`(objects\.tickets\.changed_since\.param[^`]*)`", tutorial()
+    )
     assert shown, "docs/elements.md lost its error example"
     broken = tutorial_yaml().replace("{param: updated_since, inclusive", "{inclusive")
     with pytest.raises(InvalidDefinition) as caught:
