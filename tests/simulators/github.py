@@ -11,6 +11,22 @@ limit (403/429, remaining 0 and the reset time) or a secondary one (403/429, ret
 Subscribed URLs get `issues` and `pull_request` deliveries signed with
 `X-Hub-Signature-256`, in the order of the changes.
 
+OAuth apps (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps,
+the web application flow), registered with `register_app`:
+- `GET /login/oauth/authorize`: `client_id`, `redirect_uri` (the app's callback URL or a
+  path below it; otherwise back to the callback URL with `error=redirect_uri_mismatch`),
+  `scope` (space-separated), `state`, and PKCE's `code_challenge` with
+  `code_challenge_method=S256` (optional, as GitHub has it since July 2025). The user
+  answers as `consent` says: back with `code` and `state`, or with `error=access_denied`.
+  Codes expire after ten minutes and work once.
+- `POST /login/oauth/access_token`: `client_id`, `client_secret`, `code`, `redirect_uri`
+  and `code_verifier` in the form (or the query). The answer is form-encoded
+  (`access_token=…&scope=…&token_type=bearer`) unless `Accept: application/json`
+  asks for JSON; errors come with status 200 as well (`bad_verification_code`,
+  `incorrect_client_credentials`, `redirect_uri_mismatch`). OAuth app tokens (`gho_…`)
+  neither expire nor come with a refresh token; they authenticate the REST API like a
+  personal access token. Simplified: a PKCE mismatch answers `bad_verification_code`.
+
 Times are whole seconds, as GitHub writes them, on a clock tests can move forward
 (`advance`) instead of waiting for it; rate-limit resets use the real clock, as clients
 compare them with the answer's `Date`.
@@ -19,17 +35,20 @@ compare them with the answer's `Date`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import itertools
 import math
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -46,6 +65,8 @@ RATE_WINDOW_SECONDS = 3600
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 Limit = Literal["primary", "secondary"]
+OAUTH_CODE_TTL_SECONDS = 600
+OAUTH_ERRORS_DOCS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/"
 
 
 def github_time(moment: datetime) -> str:
@@ -87,6 +108,23 @@ class Subscription:
 
 
 @dataclass
+class OAuthApp:
+    client_id: str
+    client_secret: str
+    callback_url: str
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    scope: str
+    challenge: str | None
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
 class _Switch:
     kind: Limit
     status: int
@@ -109,6 +147,13 @@ class GitHubSimulator:
     _switch: _Switch | None = None
     _window_start: int = field(default_factory=lambda: int(time.time()))
     _used: int = 0
+    # OAuth apps: the user's answer at the consent screen, what was issued and asked.
+    consent: Literal["allow", "deny"] = "allow"
+    answer_form_always: bool = False  # ignore `Accept: application/json` (older servers)
+    oauth_apps: dict[str, OAuthApp] = field(default_factory=dict)
+    oauth_codes: dict[str, _Code] = field(default_factory=dict)
+    oauth_tokens: dict[str, str] = field(default_factory=dict)  # token → granted scope
+    token_requests: list[tuple[dict[str, str], str]] = field(default_factory=list)
 
     # --- the clock ------------------------------------------------------------------------
 
@@ -358,10 +403,127 @@ class GitHubSimulator:
 
     # --- the HTTP API ---------------------------------------------------------------------
 
+    # --- OAuth apps -----------------------------------------------------------------------
+
+    def register_app(self, client_id: str, client_secret: str, callback_url: str) -> OAuthApp:
+        app = OAuthApp(client_id, client_secret, callback_url)
+        self.oauth_apps[client_id] = app
+        return app
+
+    def expire_codes(self) -> None:
+        """Every authorization code issued so far is past its ten minutes."""
+        for code in self.oauth_codes.values():
+            code.expires_at = 0.0
+
+    async def _oauth_authorize(self, request: Request) -> Response:
+        query = request.query_params
+        app = self.oauth_apps.get(query.get("client_id", ""))
+        if app is None:
+            return Response("Not Found", status_code=404, media_type="text/html")
+        state = query.get("state")
+
+        def back(target: str, **params: str) -> Response:
+            if state is not None:
+                params["state"] = state
+            joined = "&" if "?" in target else "?"
+            return Response(
+                status_code=302, headers={"Location": f"{target}{joined}{urlencode(params)}"}
+            )
+
+        redirect_uri = query.get("redirect_uri") or app.callback_url
+        if not _below(redirect_uri, app.callback_url):
+            return back(
+                app.callback_url,
+                error="redirect_uri_mismatch",
+                error_description="The redirect_uri MUST match the registered callback URL "
+                "for this application.",
+                error_uri=OAUTH_ERRORS_DOCS,
+            )
+        challenge = query.get("code_challenge")
+        if challenge is not None and query.get("code_challenge_method", "S256") != "S256":
+            return back(
+                redirect_uri,
+                error="invalid_request",
+                error_description="Only S256 is supported",
+            )
+        if self.consent == "deny":
+            return back(
+                redirect_uri,
+                error="access_denied",
+                error_description="The user has denied your application access.",
+                error_uri=OAUTH_ERRORS_DOCS,
+            )
+        code = secrets.token_hex(10)
+        self.oauth_codes[code] = _Code(
+            app.client_id,
+            redirect_uri,
+            query.get("scope", ""),
+            challenge,
+            time.time() + OAUTH_CODE_TTL_SECONDS,
+        )
+        return back(redirect_uri, code=code)
+
+    async def _oauth_access_token(self, request: Request) -> Response:
+        form = {name: value for name, value in request.query_params.items()}
+        form.update(
+            (name, value)
+            for name, value in (await request.form()).items()
+            if isinstance(value, str)
+        )
+        accept = request.headers.get("accept", "")
+        self.token_requests.append((form, accept))
+        as_json = "application/json" in accept and not self.answer_form_always
+
+        def answer(**body: str) -> Response:
+            if as_json:
+                return Response(orjson.dumps(body), media_type="application/json; charset=utf-8")
+            return Response(
+                urlencode(body), media_type="application/x-www-form-urlencoded; charset=utf-8"
+            )
+
+        def refused(error: str, description: str) -> Response:
+            return answer(error=error, error_description=description, error_uri=OAUTH_ERRORS_DOCS)
+
+        app = self.oauth_apps.get(form.get("client_id", ""))
+        if app is None or not hmac.compare_digest(
+            form.get("client_secret", "").encode(), app.client_secret.encode()
+        ):
+            return refused(
+                "incorrect_client_credentials",
+                "The client_id and/or client_secret passed are incorrect.",
+            )
+        code = self.oauth_codes.get(form.get("code", ""))
+        if (
+            code is None
+            or code.used
+            or code.expires_at < time.time()
+            or code.client_id != app.client_id
+        ):
+            return refused("bad_verification_code", "The code passed is incorrect or expired.")
+        if "redirect_uri" in form and form["redirect_uri"] != code.redirect_uri:
+            return refused(
+                "redirect_uri_mismatch",
+                "The redirect_uri MUST match the registered callback URL for this application.",
+            )
+        if code.challenge is not None:
+            verifier = form.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if not hmac.compare_digest(computed, code.challenge):
+                return refused("bad_verification_code", "The code passed is incorrect or expired.")
+        code.used = True
+        token = f"gho_{secrets.token_hex(18)}"
+        self.oauth_tokens[token] = code.scope
+        return answer(access_token=token, scope=code.scope, token_type="bearer")
+
+    # --- the HTTP API ---------------------------------------------------------------------
+
     def app(self) -> Starlette:
         base = "/repos/{owner}/{repo}"
         return Starlette(
             routes=[
+                Route("/login/oauth/authorize", self._oauth_authorize, methods=["GET"]),
+                Route("/login/oauth/access_token", self._oauth_access_token, methods=["POST"]),
                 Route(f"{base}/issues", self._issues, methods=["GET", "POST"]),
                 Route(f"{base}/issues/{{number:int}}", self._issue, methods=["GET", "PATCH"]),
                 Route(f"{base}/pulls", self._pulls, methods=["GET"]),
@@ -374,9 +536,10 @@ class GitHubSimulator:
         self.requests.append(request)
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() not in ("bearer", "token") or not hmac.compare_digest(
-            token.encode(), self.token.encode()
-        ):
+        known = hmac.compare_digest(token.encode(), self.token.encode()) or any(
+            hmac.compare_digest(token.encode(), issued.encode()) for issued in self.oauth_tokens
+        )
+        if scheme.lower() not in ("bearer", "token") or not known:
             return _error(401, "Bad credentials", API_DOCS, self._rate_headers())
         limited = self._limited()
         if limited is not None:
@@ -524,6 +687,20 @@ class GitHubSimulator:
             self._rate_headers(),
             errors=[{"resource": resource, "code": code, "field": field_name}],
         )
+
+
+def _below(uri: str, callback_url: str) -> bool:
+    """GitHub takes a redirect_uri with the callback URL's host and port, and its path or
+    a subdirectory of it."""
+    given, registered = httpx.URL(uri), httpx.URL(callback_url)
+    if (given.scheme, given.host, given.port) != (
+        registered.scheme,
+        registered.host,
+        registered.port,
+    ):
+        return False
+    base = registered.path.rstrip("/")
+    return given.path == registered.path or given.path.startswith(f"{base}/")
 
 
 def _text(value: Any) -> bool:

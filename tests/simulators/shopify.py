@@ -28,6 +28,20 @@ apps/build/webhooks/delivery-structure):
   `X-Shopify-Triggered-At`, `X-Shopify-Shop-Domain` and `X-Shopify-API-Version`; in order,
   retried a few times (same webhook id) when the receiver does not answer 2xx.
 
+- OAuth (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/
+  authorization-code-grant), for apps registered with `register_app`:
+  `GET /admin/oauth/authorize` takes `client_id`, `scope` (comma-separated), `redirect_uri`
+  (one of the app's allowed redirection URLs, else an error page), `state` and
+  `grant_options[]` (`per-user`: an online token; none: offline). The merchant answers as
+  `consent` says: installed, back to the redirect URI with `code`, `hmac`, `host`, `shop`,
+  `state` and `timestamp` (`hmac`: hex HMAC-SHA256 of the other parameters, sorted and
+  form-encoded, keyed with the client secret); or cancelled, which leaves the merchant on
+  Shopify's page (no redirect). `POST /admin/oauth/access_token` (JSON or form:
+  `client_id`, `client_secret`, `code`) answers an offline token `{"access_token",
+  "scope"}` (no expiry, no refresh token); a code works once. An OAuth token is held to
+  its scopes: a call outside them answers 403 ("requires merchant approval for … scope";
+  `write_x` implies `read_x`).
+
 Simplified: records hold a subset of Shopify's fields; an order's line items are kept as
 sent; timestamps are whole seconds in the shop's zone (-04:00), on a clock the tests can
 move forward (`clock.advance`).
@@ -44,12 +58,13 @@ import hmac
 import itertools
 import math
 import re
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -363,12 +378,39 @@ def seed(store: ShopifyStore, count: int) -> None:
 # --- the HTTP API ----------------------------------------------------------------------------
 
 
+def callback_hmac(secret: str, params: Mapping[str, str]) -> str:
+    """The `hmac` of an OAuth redirect: hex HMAC-SHA256 of the other parameters, sorted."""
+    message = urlencode(sorted((k, v) for k, v in params.items() if k != "hmac"))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class ShopifyApp:
+    client_id: str
+    client_secret: str
+    redirect_urls: list[str]
+
+
+@dataclass
+class _Grant:
+    client_id: str
+    scope: str
+    online: bool
+    used: bool = False
+
+
 class ShopifySimulator:
     """The shop's HTTP API over a store; `app()` is what `running_shopify` serves."""
 
     def __init__(self, store: ShopifyStore, access_token: str) -> None:
         self.store = store
         self.access_token = access_token
+        # OAuth: the apps, the merchant's answer, the codes and tokens handed out.
+        self.apps: dict[str, ShopifyApp] = {}
+        self.consent: Literal["install", "cancel"] = "install"
+        self.codes: dict[str, _Grant] = {}
+        self.oauth_tokens: dict[str, str] = {}  # token → granted scopes
+        self.token_requests: list[dict[str, Any]] = []
         self.requests: list[httpx.URL] = []  # every API call's URL, in order
         self._bucket = 0.0
         self._leaked_at = time.monotonic()
@@ -379,10 +421,17 @@ class ShopifySimulator:
         """The next `times` calls answer 429 with `Retry-After: retry_after`."""
         self._throttled, self._throttle_retry_after = times, retry_after
 
+    def register_app(self, client_id: str, client_secret: str, redirect_url: str) -> ShopifyApp:
+        app = ShopifyApp(client_id, client_secret, [redirect_url])
+        self.apps[client_id] = app
+        return app
+
     def app(self) -> Starlette:
         base = f"/admin/api/{API_VERSION}"
         return Starlette(
             routes=[
+                Route("/admin/oauth/authorize", self._oauth_authorize, methods=["GET"]),
+                Route("/admin/oauth/access_token", self._oauth_access_token, methods=["POST"]),
                 Route(f"{base}/{{object}}.json", self._collection, methods=["GET", "POST"]),
                 Route(
                     f"{base}/{{object}}/{{record_id}}.json",
@@ -412,14 +461,33 @@ class ShopifySimulator:
         )
 
     def _refusal(self, request: Request) -> Response | None:
-        """401 for a wrong token, 429 when the bucket is full or throttled; else `None`."""
-        given = request.headers.get("x-shopify-access-token", "")
-        if not hmac.compare_digest(given.encode(), self.access_token.encode()):
+        """401 for a wrong token, 403 outside an OAuth token's scopes, 429 when the bucket is
+        full or throttled; else `None`."""
+        given = request.headers.get("x-shopify-access-token", "").encode()
+        granted = next(
+            (
+                scope
+                for token, scope in self.oauth_tokens.items()
+                if hmac.compare_digest(given, token.encode())
+            ),
+            None,
+        )
+        if granted is None and not hmac.compare_digest(given, self.access_token.encode()):
             return Response(
                 orjson.dumps({"errors": AUTH_FAILURE}),
                 status_code=401,
                 media_type="application/json; charset=utf-8",
             )
+        if granted is not None:
+            needed = _needed_scope(request)
+            held = set(granted.split(","))
+            if (
+                needed is not None
+                and needed not in held
+                and needed.replace("read_", "write_") not in held
+            ):
+                message = f"[API] This action requires merchant approval for {needed} scope."
+                return self._answer(403, {"errors": message})
         self.requests.append(httpx.URL(str(request.url)))
         if self._throttled > 0:
             self._throttled -= 1
@@ -429,6 +497,75 @@ class ShopifySimulator:
             return self._answer(429, {"errors": THROTTLED}, {"Retry-After": "2.0"})
         self._bucket += 1
         return None
+
+    # --- OAuth ----------------------------------------------------------------------------
+
+    async def _oauth_authorize(self, request: Request) -> Response:
+        query = request.query_params
+        app = self.apps.get(query.get("client_id", ""))
+        if app is None:
+            return Response(
+                "Oauth error invalid_request: The client_id is invalid",
+                status_code=400,
+                media_type="text/html",
+            )
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in app.redirect_urls:
+            return Response(
+                "Oauth error invalid_request: The redirect_uri is not whitelisted",
+                status_code=400,
+                media_type="text/html",
+            )
+        if self.consent == "cancel":
+            # The merchant leaves the install page: Shopify sends nobody back.
+            return Response("App not installed", status_code=200, media_type="text/html")
+        code = secrets.token_hex(16)
+        online = "per-user" in query.getlist("grant_options[]")
+        self.codes[code] = _Grant(app.client_id, query.get("scope", ""), online)
+        params = {
+            "code": code,
+            "host": base64.b64encode(b"admin.shopify.com/store/interlink-test").decode(),
+            "shop": SHOP_DOMAIN,
+            "timestamp": str(int(time.time())),
+        }
+        if "state" in query:
+            params["state"] = query["state"]
+        params["hmac"] = callback_hmac(app.client_secret, params)
+        return Response(
+            status_code=302, headers={"Location": f"{redirect_uri}?{urlencode(params)}"}
+        )
+
+    async def _oauth_access_token(self, request: Request) -> Response:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            loaded = orjson.loads(await request.body())
+            body = loaded if isinstance(loaded, dict) else {}
+        else:
+            body = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        self.token_requests.append(body)
+        app = self.apps.get(str(body.get("client_id", "")))
+        if app is None or not hmac.compare_digest(
+            str(body.get("client_secret", "")).encode(), app.client_secret.encode()
+        ):
+            return self._oauth_error("invalid_client", "Client credentials are invalid")
+        grant = self.codes.get(str(body.get("code", "")))
+        if grant is None or grant.used or grant.client_id != app.client_id:
+            return self._oauth_error(
+                "invalid_request", "The authorization code was not found or was already used"
+            )
+        grant.used = True
+        token = f"shpua_{secrets.token_hex(16)}"
+        self.oauth_tokens[token] = grant.scope
+        answer: dict[str, Any] = {"access_token": token, "scope": grant.scope}
+        if grant.online:
+            answer.update(expires_in=86399, associated_user_scope=grant.scope)
+        return Response(orjson.dumps(answer), media_type="application/json; charset=utf-8")
+
+    def _oauth_error(self, error: str, description: str) -> Response:
+        return Response(
+            orjson.dumps({"error": error, "error_description": description}),
+            status_code=400,
+            media_type="application/json; charset=utf-8",
+        )
 
     # --- routes -------------------------------------------------------------------------
 
@@ -605,6 +742,13 @@ def _matches(record: dict[str, Any], filters: Mapping[str, str]) -> bool:
     if "closed_at" in record and "status" not in filters:  # orders: open ones by default
         return not record.get("closed_at") and not record.get("cancelled_at")
     return True
+
+
+def _needed_scope(request: Request) -> str | None:
+    object_name = request.path_params.get("object")
+    if object_name not in SINGULAR:
+        return None
+    return f"{'read' if request.method == 'GET' else 'write'}_{object_name}"
 
 
 # --- running it --------------------------------------------------------------------------------

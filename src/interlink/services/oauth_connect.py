@@ -4,14 +4,17 @@
 `state` only as a SHA-256, its PKCE verifier and the future instance encrypted) and builds
 the vendor's authorize URL. `complete_authorization` is the callback: it spends the state
 once, exchanges the code at the token endpoint (no transaction is held meanwhile) and
-creates the instance with the tokens in its encrypted credentials. From then on the
-instance runs on the element's refresh-token grant (`vendor.oauth.RefreshTokenAuth`).
+creates the instance with the tokens in its encrypted credentials. From then on an
+`oauth2_refresh_token` instance runs on the element's refresh-token grant
+(`vendor.oauth.RefreshTokenAuth`); a `bearer` or `api_key` instance presents the access
+token as it is, stored in the config field its auth names (no refresh token needed).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import math
 import re
@@ -20,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,8 +31,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.elements import catalog
-from interlink.elements.definition import ElementDefinition, OAuth2RefreshToken
-from interlink.elements.format.auth import OAuth2Authorize, config_field
+from interlink.elements.definition import CodeFlow, ElementDefinition, code_flow
+from interlink.elements.format.auth import config_field
 from interlink.elements.templates import render
 from interlink.errors import InterlinkError, InvalidInput, NotFound
 from interlink.hub import Hub
@@ -126,7 +130,7 @@ async def start_authorization(
     """Validates the future instance as the callback will, stores the pending authorization
     and answers where to send the browser."""
     element = await catalog.find_element(session, organization_id, element_key)
-    auth, authorize = authorize_section(element)
+    flow = authorize_section(element)
     allow_private = hub.settings.allow_private_networks
     config = await connect_config(hub, element, request.config)
     await check_events(
@@ -140,9 +144,9 @@ async def start_authorization(
             request.redirect_after, allow_private=allow_private, field="redirect_after"
         )
     state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64) if authorize.pkce else None
+    verifier = secrets.token_urlsafe(64) if flow.authorize.pkce else None
     redirect_uri = f"{hub.public_url}{CALLBACK_PATH}"
-    authorize_url = _authorize_url(auth, authorize, config, redirect_uri, state, verifier)
+    authorize_url = _authorize_url(flow, config, redirect_uri, state, verifier)
     now = utcnow()
     row = OAuthAuthorization(
         id=new_id("oauth"),
@@ -218,14 +222,15 @@ def _typed(value: str, kind: str, where: str) -> Any:
     return value
 
 
-def authorize_section(element: ElementDefinition) -> tuple[OAuth2RefreshToken, OAuth2Authorize]:
-    auth = element.auth
-    if not isinstance(auth, OAuth2RefreshToken) or auth.authorize is None:
+def authorize_section(element: ElementDefinition) -> CodeFlow:
+    """The element's authorization-code flow (`auth.authorize`), or InvalidInput."""
+    flow = code_flow(element.auth)
+    if flow is None:
         raise InvalidInput(
             f"element {element.key!r} does not connect through OAuth2 authorization code",
             field="element",
         )
-    return auth, auth.authorize
+    return flow
 
 
 async def connect_config(
@@ -233,17 +238,16 @@ async def connect_config(
 ) -> dict[str, Any]:
     """The instance config the flow runs with: the caller's, plus the hub's OAuth app for a
     built-in element where the caller brings none. Checked as `POST /v1/instances` checks
-    it, with a stand-in for the refresh token the vendor has yet to issue."""
-    auth, _ = authorize_section(element)
-    refresh_field = config_field(auth.refresh_token) or "refresh_token"
-    for name in (refresh_field, auth.access_token_field, auth.expires_at_field):
+    it, with a stand-in for the token the vendor has yet to issue."""
+    flow = authorize_section(element)
+    for name in flow.vendor_fields:
         if name in given:
             raise InvalidInput(
                 f"config.{name} comes from the vendor once the authorization succeeds",
                 field=f"config.{name}",
             )
     config = {**_hub_app_config(hub, element, given), **given}
-    for role, template in (("client_id", auth.client_id), ("client_secret", auth.client_secret)):
+    for role, template in (("client_id", flow.client_id), ("client_secret", flow.client_secret)):
         field_name = config_field(template)
         if field_name is not None and not config.get(field_name):
             hint = (
@@ -259,7 +263,7 @@ async def connect_config(
             )
     await split_config(
         element,
-        {**config, refresh_field: "pending"},
+        {**config, flow.stored_field: "pending"},
         allow_private=hub.settings.allow_private_networks,
     )
     return config
@@ -271,8 +275,8 @@ def _hub_app_config(hub: Hub, element: ElementDefinition, given: dict[str, Any])
     if not _is_builtin(element):
         return {}
     app = hub.settings.oauth_app(element.key)
-    auth, _ = authorize_section(element)
-    id_field, secret_field = config_field(auth.client_id), config_field(auth.client_secret)
+    flow = authorize_section(element)
+    id_field, secret_field = config_field(flow.client_id), config_field(flow.client_secret)
     if app is None or id_field is None or secret_field is None:
         return {}
     if given.get(id_field) or given.get(secret_field):
@@ -285,13 +289,13 @@ def _is_builtin(element: ElementDefinition) -> bool:
 
 
 def _authorize_url(
-    auth: OAuth2RefreshToken,
-    authorize: OAuth2Authorize,
+    flow: CodeFlow,
     config: dict[str, Any],
     redirect_uri: str,
     state: str,
     verifier: str | None,
 ) -> str:
+    authorize = flow.authorize
     base = render(authorize.url, config)
     # Only the browser goes there, but it must be a web address, not `javascript:`.
     check_url_syntax(base, allow_private=True, field="auth.authorize.url")
@@ -300,7 +304,7 @@ def _authorize_url(
     }
     params.update(
         response_type="code",
-        client_id=render(auth.client_id, config),
+        client_id=render(flow.client_id, config),
         redirect_uri=redirect_uri,
         state=state,
     )
@@ -327,9 +331,10 @@ async def complete_authorization(
     code: str | None,
     error: str | None,
     error_description: str | None,
+    query: list[tuple[str, str]] | None = None,
 ) -> CompletedAuthorization:
     """Spends the state, exchanges the code and creates the instance; or AuthorizationFailed
-    with nothing created."""
+    with nothing created. `query` is the callback's whole query, for a vendor that signs it."""
     row, request = await _claim(hub, state)
     failure = _Failure(hub, row.id, request.get("redirect_after"))
     if error is not None:
@@ -354,24 +359,38 @@ async def complete_authorization(
         config = await connect_config(hub, element, request["config"])
     except InterlinkError as exc:
         raise await failure(400, "Cannot connect", str(exc), code="invalid_request") from None
+    flow = authorize_section(element)
+    if not callback_signed(flow, config, query or []):
+        raise await failure(
+            400,
+            "Invalid callback signature",
+            "the callback's signature does not match the app's client secret; nothing was created",
+            code="invalid_request",
+        )
     tokens = await _exchange(hub, element, config, code, row.redirect_uri, request, failure)
-    auth, _ = authorize_section(element)
-    refresh_field = config_field(auth.refresh_token) or "refresh_token"
+    # A refresh-token element stores the refresh token in its config and the access token
+    # (with its expiry) beside it; a bearer or api_key element, the access token alone.
+    stored: dict[str, Any] = {flow.access_token_field: tokens.access_token}
+    beside: dict[str, Any] = {}
+    if flow.refresh_token_field is not None and flow.expires_at_field is not None:
+        expires_at = (
+            None if tokens.expires_in is None else math.floor(time.time() + tokens.expires_in)
+        )
+        stored = {flow.refresh_token_field: tokens.refresh_token}
+        beside = {flow.access_token_field: tokens.access_token, flow.expires_at_field: expires_at}
     new = instances.NewInstance(
         element=element.key,
         name=request["name"],
-        config={**config, refresh_field: tokens.refresh_token},
+        config={**config, **stored},
         events=EventsSettings.model_validate(request["events"]),
     )
-    expires_at = None if tokens.expires_in is None else math.floor(time.time() + tokens.expires_in)
     try:
         async with hub.database.transaction() as session:
             instance = await instances.create_instance(hub, session, row.organization_id, new)
-            stored = hub.secrets.decrypt_json(instance.credentials)
-            stored.update(
-                {auth.access_token_field: tokens.access_token, auth.expires_at_field: expires_at}
-            )
-            instance.credentials = hub.secrets.encrypt_json(stored)
+            if beside:
+                credentials = hub.secrets.decrypt_json(instance.credentials)
+                credentials.update(beside)
+                instance.credentials = hub.secrets.encrypt_json(credentials)
             instance.auth_state, instance.auth_checked_at = "ok", utcnow()
             await session.execute(
                 update(OAuthAuthorization)
@@ -395,7 +414,7 @@ async def complete_authorization(
 @dataclass(frozen=True)
 class _Tokens:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None  # always there for a refresh-token flow; None otherwise
     expires_in: float | None
 
 
@@ -408,9 +427,9 @@ async def _exchange(
     request: dict[str, Any],
     failure: _Failure,
 ) -> _Tokens:
-    auth, _ = authorize_section(element)
+    flow = authorize_section(element)
     redactor = Redactor([code])
-    token_url = render(auth.token_url, config)
+    token_url = render(flow.token_url, config)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if request.get("code_verifier"):
         form["code_verifier"] = request["code_verifier"]
@@ -442,6 +461,14 @@ async def _exchange(
         ) from None
     except InterlinkError as exc:  # the token URL is outside what the hub may reach
         raise await failure(400, "Cannot connect", str(exc), code="invalid_request") from None
+    if flow.refresh_token_field is None:
+        # The access token is used as it is, until the vendor refuses it.
+        if tokens.refresh_token is not None or tokens.expires_in is not None:
+            logger.warning(
+                "OAuth token answer has a refresh token or expiry the element does not use",
+                extra={"element": element.key, "expires_in": tokens.expires_in},
+            )
+        return _Tokens(tokens.access_token, None, None)
     if tokens.refresh_token is None:
         raise await failure(
             502,
@@ -451,6 +478,21 @@ async def _exchange(
             code="invalid_grant",
         )
     return _Tokens(tokens.access_token, tokens.refresh_token, tokens.expires_in)
+
+
+def callback_signed(flow: CodeFlow, config: dict[str, Any], query: list[tuple[str, str]]) -> bool:
+    """Whether the callback's query carries the signature the element's vendor makes."""
+    if flow.authorize.callback_signature == "none":
+        return True
+    # Shopify: hex HMAC-SHA256 of the other parameters, sorted and form-encoded, keyed
+    # with the app's client secret.
+    given = [value for name, value in query if name == "hmac"]
+    if len(given) != 1:
+        return False
+    message = urlencode(sorted((name, value) for name, value in query if name != "hmac"))
+    secret = render(flow.client_secret, config).encode()
+    expected = hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), given[0].lower().encode())
 
 
 async def _claim(hub: Hub, state: str | None) -> tuple[OAuthAuthorization, dict[str, Any]]:

@@ -14,10 +14,12 @@ from interlink.elements.definition import (
     Auth,
     BasicAuth,
     BearerAuth,
+    CodeFlow,
     ElementDefinition,
     NoAuth,
     OAuth2ClientCredentials,
     OAuth2RefreshToken,
+    code_flow,
 )
 from interlink.elements.templates import placeholders, render
 from interlink.vendor.oauth import (
@@ -147,14 +149,15 @@ def authorization_code_client(
     element: ElementDefinition, config: Mapping[str, Any], *, redactor: Redactor
 ) -> OAuthClient:
     """The OAuth2 client that exchanges an authorization code for the element's tokens."""
-    if not isinstance(element.auth, OAuth2RefreshToken) or element.auth.authorize is None:
+    flow = code_flow(element.auth)
+    if flow is None:
         raise ValueError(f"element {element.key!r} has no authorization-code flow")
-    return _oauth_client(element, element.auth, config, redactor)
+    return _oauth_client(element, flow, config, redactor)
 
 
 def _oauth_client(
     element: ElementDefinition,
-    definition: OAuth2ClientCredentials | OAuth2RefreshToken,
+    definition: OAuth2ClientCredentials | OAuth2RefreshToken | CodeFlow,
     config: Mapping[str, Any],
     redactor: Redactor,
 ) -> OAuthClient:

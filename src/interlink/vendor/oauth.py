@@ -103,9 +103,13 @@ class OAuthClient:
         answer = _token_answer(response)
         access_token = answer.get("access_token")
         if not isinstance(access_token, str) or not access_token:
+            # Some servers (GitHub's) answer 200 with an RFC 6749 §5.2 error body.
+            error = answer.get("error")
+            said = answer.get("error_description") or error
             raise VendorAuthError(
                 f"{self.element_key}: the token endpoint answered without an access_token",
                 status=response.status_code,
+                vendor_message=self.redactor(said) if isinstance(said, str) else None,
             )
         refresh_token = answer.get("refresh_token")
         refresh_token = refresh_token if isinstance(refresh_token, str) and refresh_token else None

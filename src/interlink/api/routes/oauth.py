@@ -41,6 +41,7 @@ async def callback(
             code=query.get("code"),
             error=query.get("error"),
             error_description=query.get("error_description"),
+            query=list(query.multi_items()),
         )
     except service.AuthorizationFailed as exc:
         if exc.redirect_after is not None:

@@ -12,7 +12,9 @@ from pydantic import (
 )
 
 from interlink.elements.format.auth import (
+    ApiKeyAuth,
     Auth,
+    BearerAuth,
     NoAuth,
     OAuth2RefreshToken,
 )
@@ -153,6 +155,9 @@ class ElementDefinition(Strict):
                 used_in.setdefault(name, f"auth.{attribute}")
         if isinstance(self.auth, OAuth2RefreshToken):
             used_in.setdefault(self.auth.access_token_field, "auth.access_token_field")
+        if isinstance(self.auth, BearerAuth | ApiKeyAuth) and self.auth.authorize is not None:
+            for name in sorted(placeholders(self.auth.authorize.client_secret)):
+                used_in.setdefault(name, "auth.authorize.client_secret")
         for name, where in used_in.items():
             index, field = fields.get(name, (None, None))
             if index is not None and field is not None and not field.secret:
