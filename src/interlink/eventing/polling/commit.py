@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from interlink.eventing import fingerprints
 from interlink.eventing.polling import fingerprint_store
 from interlink.eventing.polling.classify import Sighting, classify, time_format
+from interlink.eventing.polling.outcome import problems_of, write_outcome
 from interlink.eventing.polling.progress import Progress
 from interlink.eventing.polling.run import PollRun
 from interlink.eventing.recorder import NewEvent, record_events
@@ -65,5 +66,10 @@ async def record(
     return len(events)
 
 
-def save(stream: EventStream, progress: Progress) -> None:
-    stream.checkpoint = progress.to_json()
+def save(run: PollRun, stream: EventStream, instance: Instance, progress: Progress) -> None:
+    """The checkpoint after a page; after the last page of the last step, the poll's
+    outcome instead, in the same transaction."""
+    if progress.step is not None:
+        stream.checkpoint = progress.to_json()
+        return
+    run.outcome = write_outcome(run, stream, instance, progress, error=problems_of(run))

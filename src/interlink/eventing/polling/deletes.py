@@ -66,5 +66,5 @@ async def run_deletes(run: PollRun, client: VendorClient, progress: Progress) ->
             newest = latest([vendor_text(item.get("deleted_at")) for item in gone], fmt)
             stream.deletes_mark = later(stream.deletes_mark, newest, fmt)
         progress = progress.step_done()
-        save(stream, progress)
+        save(run, stream, instance, progress)
     return progress

@@ -75,7 +75,7 @@ async def run_listing(run: PollRun, client: VendorClient, progress: Progress) ->
                 progress = await complete_listing(
                     session, run, instance, stream, progress, ascending=ascending
                 )
-            save(stream, progress)
+            save(run, stream, instance, progress)
         fresh = False
         if page.next_state is None:
             return progress

@@ -9,14 +9,14 @@ checkpoint the next poll resumes from; the mark never moves past a record not ye
 from __future__ import annotations
 
 import logging
-import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from interlink.errors import InvalidInput
 from interlink.eventing.polling.deletes import run_deletes
 from interlink.eventing.polling.listing import run_listing
+from interlink.eventing.polling.outcome import ERROR, OK, problems_of, write_outcome
 from interlink.eventing.polling.progress import DELETES, Progress
 from interlink.eventing.polling.run import (
     PollLogger,
@@ -26,7 +26,6 @@ from interlink.eventing.polling.run import (
     lease_kept,
     locked_stream,
 )
-from interlink.eventing.polling.streams import poll_interval
 from interlink.hub import Hub
 from interlink.services.connections import vendor_client
 from interlink.storage.models import Instance
@@ -34,10 +33,6 @@ from interlink.storage.types import utcnow
 from interlink.vendor import RetryableVendorError, VendorClient, VendorError
 
 logger = logging.getLogger("interlink.eventing.polling")
-
-MAX_ERROR_LENGTH = 1000
-OK = "ok"
-ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -84,10 +79,12 @@ async def run_poll(
     except Exception as exc:
         log.exception("poll failed")
         error = f"internal error: {type(exc).__name__}"
-    if error is None and run.problems:
-        error = "; ".join(run.problems)
-    outcome = OK if error is None else ERROR
-    await finish(run, outcome=outcome, error=error, retry_at=retry_at, keep_progress=keep_progress)
+    if run.outcome is not None:
+        outcome, error = run.outcome, problems_of(run)  # committed with the last page
+    else:
+        error = error or problems_of(run)
+        outcome = OK if error is None else ERROR
+        await finish(run, error=error, retry_at=retry_at, keep_progress=keep_progress)
     log.log(
         logging.INFO if outcome == OK else logging.WARNING,
         "poll finished: %s",
@@ -115,33 +112,26 @@ async def run_steps(run: PollRun, client: VendorClient, progress: Progress) -> P
 async def finish(
     run: PollRun,
     *,
-    outcome: str,
     error: str | None,
     retry_at: datetime | None,
     keep_progress: bool,
-) -> None:
-    """The outcome in the stream, and the next poll: an interval after this one ended."""
+) -> str | None:
+    """The outcome of a poll that stopped before its last commit; None if the stream is
+    another poll's (or gone) by now: its outcome is the one to show."""
     async with run.hub.database.transaction() as session:
         stream = await locked_stream(session, run.instance.id, run.object_name)
         if stream is None:
-            return
+            return None
         saved = Progress.from_json(stream.checkpoint)
         if saved.run != run.token:
-            return  # another poll owns the stream now; its outcome is the one to show
+            return None
         instance = await session.get(Instance, run.instance.id)
-        finished = utcnow()
-        # When this poll began: whatever changed before then, it has seen.
-        stream.last_poll_at = run.started
-        stream.last_poll_outcome = outcome
-        stream.last_error = error[:MAX_ERROR_LENGTH] if error else None
-        kept = replace(saved, run=None) if keep_progress else saved.idle()
-        stream.checkpoint = kept.to_json()
-        if stream.next_poll_at is not None:
-            stream.next_poll_at = retry_at or next_poll(run.hub, instance, finished)
-
-
-def next_poll(hub: Hub, instance: Instance | None, finished: datetime) -> datetime:
-    interval = (poll_interval(instance) if instance is not None else None) or 300
-    jitter = hub.settings.poll_jitter
-    spread = random.uniform(-jitter, jitter) if jitter else 0.0
-    return finished + timedelta(seconds=interval * (1 + spread))
+        return write_outcome(
+            run,
+            stream,
+            instance,
+            saved,
+            error=error,
+            retry_at=retry_at,
+            keep_progress=keep_progress,
+        )

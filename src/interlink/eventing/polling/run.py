@@ -61,6 +61,8 @@ class PollRun:
     events: int = 0
     pages: int = 0
     problems: list[str] = field(default_factory=list)
+    # Set when the last page's transaction also recorded the poll's outcome.
+    outcome: str | None = None
 
     @property
     def history(self) -> bool:
@@ -159,22 +161,29 @@ async def owned_stream(run: PollRun) -> AsyncIterator[tuple[AsyncSession, EventS
     (it writes the instance, then syncs its streams): the opposite order could deadlock.
     Recording events writes the instance row (its sequence) anyway.
     """
-    async with run.hub.database.transaction() as session:
-        instance = await session.scalar(
-            select(Instance).where(Instance.id == run.instance.id).with_for_update()
-        )
-        if instance is None or not is_polled(instance, run.object_name):
-            raise StreamGone("the object is no longer polled")
-        stream = await locked_stream(session, run.instance.id, run.object_name)
-        if stream is None:
-            raise StreamGone("the stream is gone")
-        if Progress.from_json(stream.checkpoint).run != run.token:
-            raise StreamGone("another poll took the stream over")
-        if stream.next_poll_at is None:
-            raise StreamGone("events are paused")
-        yield session, stream, instance
-        stream.next_poll_at = utcnow() + LEASE
-        run.remember(stream)
+    outcome_before = run.outcome
+    try:
+        async with run.hub.database.transaction() as session:
+            instance = await session.scalar(
+                select(Instance).where(Instance.id == run.instance.id).with_for_update()
+            )
+            if instance is None or not is_polled(instance, run.object_name):
+                raise StreamGone("the object is no longer polled")
+            stream = await locked_stream(session, run.instance.id, run.object_name)
+            if stream is None:
+                raise StreamGone("the stream is gone")
+            if Progress.from_json(stream.checkpoint).run != run.token:
+                raise StreamGone("another poll took the stream over")
+            if stream.next_poll_at is None:
+                raise StreamGone("events are paused")
+            yield session, stream, instance
+            if run.outcome is None:  # the outcome set the next poll's time instead
+                stream.next_poll_at = utcnow() + LEASE
+            run.remember(stream)
+    except BaseException:
+        # Not committed: an outcome written in this transaction is still to be written.
+        run.outcome = outcome_before
+        raise
 
 
 @contextlib.asynccontextmanager
