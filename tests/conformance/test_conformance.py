@@ -18,6 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from interlink.bulk.formats import Row
+from interlink.bulk.upload import ingest as ingest_module
+from interlink.bulk.upload.apply import Applier
+from interlink.bulk.upload.ingest import Ingester
 from interlink.elements.catalog import builtin_elements
 from interlink.elements.definition import (
     DeletedEndpoint,
@@ -573,6 +577,66 @@ async def test_native_batch_upsert_updates_instead_of_duplicating(
     assert set(after) - set(before) == {outcomes[1].id}, "exactly one record created"
     _assert_has_fields(after[existing_id], changes, "upserted")
     _assert_has_fields(after[outcomes[1].id], fresh, "upsert-created")
+
+
+# --- native bulk ingest --------------------------------------------------------------------
+
+
+def _bulk_ingest_create(element: ElementDefinition, obj: ObjectDefinition) -> bool:
+    return (
+        obj.bulk_ingest is not None and "create" in obj.bulk_ingest.operations and not obj.read_only
+    )
+
+
+@per_object(_bulk_ingest_create)
+async def test_native_bulk_ingest_create_maps_every_result_to_its_row(
+    harness: Harness, client: VendorClient, object_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ingest job through the upload framework's `Ingester`: each row gets its own
+    outcome (the vendor's results come in any order), a refused row an error."""
+
+    async def no_sleep(seconds: float) -> None:
+        await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(ingest_module, "sleep", no_sleep)
+    obj = _object(harness, object_name)
+    assert obj.bulk_ingest is not None
+    rejection = harness.invalid_record(object_name)
+    records = [harness.new_record(object_name) for _ in range(4)]
+    records.insert(2, rejection.record)
+    rows = [Row(number, record) for number, record in enumerate(records, start=1)]
+    applier = Applier(
+        client,
+        object_name,
+        obj,
+        action="create",
+        identifier=None,
+        concurrency=1,
+        duplicate_id_paths=[],
+    )
+    ingester = Ingester(
+        client, object_name, obj, obj.bulk_ingest, applier, action="create", identifier=None
+    )
+    started: list[str] = []
+
+    async def on_started(ingest_id: str) -> None:
+        started.append(ingest_id)
+
+    before = await _raw_by_id(harness, object_name)
+    async with asyncio.timeout(WAIT_SECONDS):
+        outcomes = await ingester.apply(rows, None, on_started)
+
+    assert len(started) == 1
+    assert [outcome.row for outcome in outcomes] == [1, 2, 3, 4, 5]
+    assert [outcome.ok for outcome in outcomes] == [True, True, False, True, True]
+    assert outcomes[2].error is not None  # the hub's schema check or the vendor's reason
+    after = await _raw_by_id(harness, object_name)
+    created = [outcome for outcome in outcomes if outcome.ok]
+    assert set(after) - set(before) == {outcome.id for outcome in created}
+    for outcome in created:
+        assert outcome.outcome == "created"
+        assert outcome.id is not None
+        _assert_has_fields(after[outcome.id], records[outcome.row - 1], "ingest-created")
 
 
 # --- native bulk export --------------------------------------------------------------------

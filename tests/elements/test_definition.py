@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from interlink.elements.catalog import builtin_elements
 from interlink.elements.definition import (
     ApiKeyAuth,
     BasicAuth,
@@ -357,3 +358,63 @@ def test_hooks_anywhere_else_are_refused(module: str) -> None:
     error = refused(hooks=module)
     assert error.field == "hooks"
     assert "interlink.elements.hooks" in error.detail
+
+
+# --- native bulk ingest -------------------------------------------------------------------
+
+INGEST: dict[str, Any] = {
+    "start": {"method": "POST", "path": "/jobs/ingest"},
+    "operations": {"create": "insert", "upsert": "upsert"},
+    "upload": {"method": "PUT", "path": "/jobs/ingest/{ingest_id}/batches"},
+    "close": {"method": "PATCH", "path": "/jobs/ingest/{ingest_id}"},
+    "status": {"path": "/jobs/ingest/{ingest_id}"},
+    "successful_results": {"path": "/jobs/ingest/{ingest_id}/successfulResults/"},
+    "failed_results": {"path": "/jobs/ingest/{ingest_id}/failedResults/"},
+}
+
+
+def test_bulk_ingest_defaults_to_salesforces_conventions() -> None:
+    ingest = valid(contacts={"bulk_ingest": INGEST}).objects["contacts"].bulk_ingest
+    assert ingest is not None
+    assert (ingest.id_column, ingest.created_column, ingest.error_column) == (
+        "sf__Id",
+        "sf__Created",
+        "sf__Error",
+    )
+    assert (ingest.min_rows, ingest.max_rows, ingest.null_value) == (2000, 10_000, "#N/A")
+    assert ingest.unprocessed_results is None
+    assert ingest.close_body == {"state": "UploadComplete"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"operations": {"merge": "merge"}}, "objects.contacts.bulk_ingest.operations.merge.[key]"),
+        ({"min_rows": 0}, "objects.contacts.bulk_ingest.min_rows"),
+        ({"max_rows": 0}, "objects.contacts.bulk_ingest.max_rows"),
+        ({"max_bytes": 10}, "objects.contacts.bulk_ingest.max_bytes"),
+        ({"poll_interval_seconds": 0}, "objects.contacts.bulk_ingest.poll_interval_seconds"),
+        (
+            {"upload": {"path": "/jobs/{export_id}/batches"}},
+            "objects.contacts.bulk_ingest.upload.path",
+        ),
+        ({"start": {"path": "/jobs/{ingest_id}"}}, "objects.contacts.bulk_ingest.start.path"),
+        ({"external_id_key": None}, "objects.contacts.bulk_ingest.external_id_key"),
+        ({"error_column": "sf__Id"}, "objects.contacts.bulk_ingest.error_column"),
+        ({"failed_results": None}, "objects.contacts.bulk_ingest.failed_results"),
+        ({"lineEnding": "LF"}, "objects.contacts.bulk_ingest.lineEnding"),
+    ],
+)
+def test_bulk_ingest_refusals_name_the_field(change: dict[str, Any], field: str) -> None:
+    error = refused(contacts={"bulk_ingest": {**INGEST, **change}})
+    assert error.field == field
+
+
+def test_salesforce_declares_bulk_ingest_for_its_three_objects() -> None:
+    element = builtin_elements()["salesforce"]
+    for name in ("Account", "Contact", "Opportunity"):
+        ingest = element.objects[name].bulk_ingest
+        assert ingest is not None, name
+        assert set(ingest.operations) == {"create", "update", "upsert", "delete"}
+        assert ingest.operations["create"] == "insert"
+        assert ingest.body == {"contentType": "CSV", "lineEnding": "LF"}

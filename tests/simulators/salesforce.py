@@ -32,6 +32,16 @@ cited at the top of `salesforce.yaml`):
   (`state: UploadComplete`); `GET /jobs/query/<id>` moves it to `InProgress`, then
   `JobComplete`; `GET /jobs/query/<id>/results?locator=&maxRecords=` answers CSV, the next
   page named by `Sforce-Locator` (`null` on the last).
+- Bulk API 2.0 ingest: `POST /jobs/ingest` `{object, operation: insert|update|upsert|delete,
+  externalIdFieldName (upsert), contentType: CSV, lineEnding}` answers the job (`state:
+  Open`); `PUT /jobs/ingest/<id>/batches` (`text/csv`) takes its data while it is open;
+  `PATCH /jobs/ingest/<id>` `{state: UploadComplete | Aborted}`; `GET /jobs/ingest/<id>`
+  moves an UploadComplete job to `InProgress`, then processes every row and answers
+  `JobComplete` (or `Failed` with `errorMessage` when a column is no field of the object:
+  nothing is processed). `GET …/successfulResults/` (`sf__Id, sf__Created`, then the
+  uploaded columns as uploaded), `…/failedResults/` (`sf__Id, sf__Error`, then the
+  columns) and `…/unprocessedrecords/` answer CSV in a shuffled order, as Salesforce does
+  not promise upload order. A cell `#N/A` sets null; an empty cell leaves the field out.
 
 Simplified: three objects with a subset of their fields, no relationships, no custom
 objects; times come from a clock the tests move (`clock.advance`), which starts a day in
@@ -44,6 +54,7 @@ import contextlib
 import csv
 import io
 import itertools
+import random
 import re
 import secrets
 import time
@@ -168,6 +179,25 @@ class BulkJob:
     fields: list[str]
     records: list[dict[str, Any]]
     state: str = "UploadComplete"
+
+
+@dataclass
+class IngestJob:
+    id: str
+    object_name: str
+    operation: str
+    external_id: str | None
+    state: str = "Open"
+    data: list[bytes] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    successful: list[list[str]] = field(default_factory=list)
+    failed: list[list[str]] = field(default_factory=list)
+    unprocessed: list[list[str]] = field(default_factory=list)
+    error: str | None = None
+
+
+INGEST_OPERATIONS = ("insert", "update", "upsert", "delete")
+NULL_CELL = "#N/A"
 
 
 @dataclass
@@ -580,6 +610,8 @@ class SalesforceSimulator:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, URL, headers
         self._cursors: dict[str, tuple[list[dict[str, Any]], int, str]] = {}
         self.jobs: dict[str, BulkJob] = {}
+        self.ingest_jobs: dict[str, IngestJob] = {}
+        self.shuffle = random.Random(20240501)
 
     def revoke_sessions(self) -> None:
         self.access_tokens.clear()
@@ -612,6 +644,19 @@ class SalesforceSimulator:
                 Route(f"{api}/jobs/query", self._create_job, methods=["POST"]),
                 Route(f"{api}/jobs/query/{{id}}", self._job, methods=["GET"]),
                 Route(f"{api}/jobs/query/{{id}}/results", self._results, methods=["GET"]),
+                Route(f"{api}/jobs/ingest", self._create_ingest, methods=["POST"]),
+                Route(f"{api}/jobs/ingest/", self._create_ingest, methods=["POST"]),
+                Route(f"{api}/jobs/ingest/{{id}}", self._ingest_job, methods=["GET", "PATCH"]),
+                Route(f"{api}/jobs/ingest/{{id}}/batches", self._ingest_data, methods=["PUT"]),
+                *[
+                    Route(
+                        f"{api}/jobs/ingest/{{id}}/{kind}{slash}",
+                        self._ingest_results,
+                        methods=["GET"],
+                    )
+                    for kind in ("successfulResults", "failedResults", "unprocessedrecords")
+                    for slash in ("", "/")
+                ],
             ]
         )
 
@@ -1033,6 +1078,218 @@ class SalesforceSimulator:
         if job is None:
             raise SalesforceError(404, "NOT_FOUND", f"Job {job_id} not found")
         return job
+
+    # --- Bulk API 2.0 ingest ------------------------------------------------------------
+
+    def _ingest_body(self, job: IngestJob) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": job.id,
+            "operation": job.operation,
+            "object": job.object_name,
+            "createdById": "0055g00000AbcDe",
+            "state": job.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": 60.0,
+            "jobType": "V2Ingest",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+            "contentUrl": f"services/data/v60.0/jobs/ingest/{job.id}/batches",
+        }
+        if job.external_id:
+            body["externalIdFieldName"] = job.external_id
+        if job.state in ("JobComplete", "Failed"):
+            body["numberRecordsProcessed"] = len(job.successful) + len(job.failed)
+            body["numberRecordsFailed"] = len(job.failed)
+        if job.error:
+            body["errorMessage"] = job.error
+        return body
+
+    async def _create_ingest(self, request: Request) -> Response:
+        async def handle() -> Any:
+            body = await self._json(request)
+            if not isinstance(body, dict):
+                raise SalesforceError(400, "INVALIDJOB", "the job must be a JSON object")
+            object_name = _known(str(body.get("object")))
+            operation = body.get("operation")
+            if operation not in INGEST_OPERATIONS:
+                raise SalesforceError(
+                    400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}"
+                )
+            if body.get("contentType", "CSV") != "CSV":
+                raise SalesforceError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
+            external = body.get("externalIdFieldName")
+            if operation == "upsert":
+                if not isinstance(external, str) or not external:
+                    raise SalesforceError(
+                        400, "INVALIDJOB", "InvalidJob : External ID was blank for upsert"
+                    )
+                if external != "Id" and external not in OBJECTS[object_name][1]:
+                    raise SalesforceError(
+                        400,
+                        "INVALIDJOB",
+                        f"InvalidJob : Field name provided, {external} does not match an "
+                        f"External ID, Salesforce Id, or indexed field for {object_name}",
+                    )
+            job = IngestJob(
+                f"7505g00001{secrets.token_hex(4).upper()}",
+                object_name,
+                operation,
+                external if operation == "upsert" else None,
+            )
+            self.ingest_jobs[job.id] = job
+            return self._ingest_body(job)
+
+        return await self._run(request, handle)
+
+    async def _ingest_data(self, request: Request) -> Response:
+        async def handle() -> Any:
+            job = self._known_ingest(request.path_params["id"])
+            if not request.headers.get("content-type", "").startswith("text/csv"):
+                raise SalesforceError(
+                    400, "INVALIDCONTENTTYPE", "the content type must be text/csv"
+                )
+            if job.state != "Open":
+                raise SalesforceError(
+                    409, "INVALIDJOBSTATE", f"the job {job.id} is {job.state}, not Open"
+                )
+            job.data.append(await request.body())
+            return Response(status_code=201)
+
+        return await self._run(request, handle)
+
+    async def _ingest_job(self, request: Request) -> Response:
+        async def handle() -> Any:
+            job = self._known_ingest(request.path_params["id"])
+            if request.method == "PATCH":
+                wanted = (await self._json(request) or {}).get("state")
+                if wanted == "UploadComplete" and job.state == "Open":
+                    job.state = "UploadComplete"
+                elif wanted == "Aborted" and job.state in ("Open", "UploadComplete", "InProgress"):
+                    job.state = "Aborted"
+                else:
+                    raise SalesforceError(
+                        400,
+                        "INVALIDJOBSTATE",
+                        f"the job {job.id} is {job.state}: it cannot become {wanted}",
+                    )
+                return self._ingest_body(job)
+            if job.state == "UploadComplete":
+                job.state = "InProgress"
+            elif job.state == "InProgress":
+                self._process(job)
+            return self._ingest_body(job)
+
+        return await self._run(request, handle)
+
+    def _process(self, job: IngestJob) -> None:
+        rows: list[list[str]] = []
+        for data in job.data:
+            header, *lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+            if job.header and header != job.header:
+                job.state, job.error = "Failed", "InvalidBatch : the uploads' headers differ"
+                return
+            job.header = header
+            rows += [line for line in lines if line]
+        schema = OBJECTS[job.object_name][1]
+        unknown = [name for name in job.header if name != "Id" and name not in schema]
+        if unknown:
+            job.state = "Failed"
+            job.error = f"InvalidBatch : Field name not found : {unknown[0]}"
+            job.unprocessed = rows
+            return
+        for cells in rows:
+            try:
+                record_id, created = self._ingest_row(
+                    job, dict(zip(job.header, cells, strict=True))
+                )
+            except SalesforceError as error:
+                message = f"{error.code}:{error.message}:{','.join(error.fields)} --"
+                job.failed.append(["", message, *cells])
+            else:
+                job.successful.append([record_id, "true" if created else "false", *cells])
+        job.state = "JobComplete"
+
+    def _ingest_row(self, job: IngestJob, cells: dict[str, str]) -> tuple[str, bool]:
+        schema = OBJECTS[job.object_name][1]
+        fields: dict[str, Any] = {}
+        for name, cell in cells.items():
+            if cell == "":
+                continue
+            fields[name] = None if cell == NULL_CELL else _from_cell(name, schema, cell)
+        if job.operation == "insert":
+            return str(self.store.create(job.object_name, fields)["Id"]), True
+        if job.operation == "upsert":
+            assert job.external_id is not None
+            result = self._upsert_one(job.object_name, job.external_id, fields)
+            if not result["success"]:
+                error = result["errors"][0]
+                raise SalesforceError(
+                    400, error["statusCode"], error["message"], error.get("fields")
+                )
+            return str(result["id"]), bool(result["created"])
+        record_id = fields.pop("Id", None)
+        if not isinstance(record_id, str) or not record_id:
+            raise SalesforceError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
+        if job.operation == "update":
+            self.store.update(job.object_name, record_id, fields)
+        else:
+            self.store.delete(job.object_name, record_id)
+        return record_id, False
+
+    async def _ingest_results(self, request: Request) -> Response:
+        async def handle() -> Any:
+            job = self._known_ingest(request.path_params["id"])
+            kind = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+            if job.state not in ("JobComplete", "Failed", "Aborted"):
+                raise SalesforceError(
+                    400, "INVALIDJOBSTATE", f"the job {job.id} is {job.state}: not finished"
+                )
+            if kind == "successfulResults":
+                header, rows = ["sf__Id", "sf__Created", *job.header], job.successful
+            elif kind == "failedResults":
+                header, rows = ["sf__Id", "sf__Error", *job.header], job.failed
+            else:
+                header, rows = job.header, job.unprocessed
+                if job.state == "Aborted" and job.data and not job.header:
+                    header, *rows = list(csv.reader(io.StringIO(job.data[0].decode())))
+            shuffled = list(rows)
+            self.shuffle.shuffle(shuffled)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if header:
+                writer.writerow(header)
+            writer.writerows(shuffled)
+            return Response(buffer.getvalue().encode(), media_type="text/csv")
+
+        return await self._run(request, handle)
+
+    def _known_ingest(self, job_id: str) -> IngestJob:
+        job = self.ingest_jobs.get(job_id)
+        if job is None:
+            raise SalesforceError(404, "NOT_FOUND", f"Job {job_id} not found")
+        return job
+
+
+def _from_cell(name: str, schema: Mapping[str, tuple[str, bool, bool]], cell: str) -> Any:
+    kind = schema[name][0] if name in schema else STRING
+    try:
+        if kind == BOOLEAN:
+            if cell.lower() not in ("true", "false"):
+                raise ValueError(cell)
+            return cell.lower() == "true"
+        if kind == INTEGER:
+            return int(cell)
+        if kind == NUMBER:
+            return float(cell) if "." in cell or "e" in cell.lower() else int(cell)
+    except ValueError:
+        raise SalesforceError(
+            400,
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            f"{name}: value not of required type: {cell}",
+            [name],
+        ) from None
+    return cell
 
 
 @dataclass

@@ -358,3 +358,68 @@ def test_the_soql_subset() -> None:
     with pytest.raises(SalesforceError) as unknown:
         run_query(store, parse_soql("SELECT Shoe__c FROM Contact"))
     assert unknown.value.code == "INVALID_FIELD"
+
+
+# --- Bulk API 2.0 ingest -----------------------------------------------------------------------
+
+
+async def test_bulk_ingest_job_from_open_to_shuffled_results(
+    salesforce: RunningSalesforce,
+) -> None:
+    """Open → upload (text/csv) → UploadComplete → InProgress → JobComplete; successful and
+    failed results echo the uploaded cells after sf__ columns, not in upload order."""
+    rows = [f"Ingest{n},ingest{n}@example.com" for n in range(40)]
+    data = ("LastName,Email\n" + "\n".join(rows) + "\n,nobody@example.com\n").encode()
+    async with client_on(salesforce) as client:
+        ingest = client.ingest("contacts")
+        job_id = await ingest.start("create", None)
+        assert (await ingest.state(job_id)).status == "open"
+        await ingest.upload(job_id, data)
+        await ingest.close(job_id)
+        states = [(await ingest.state(job_id)).state for _ in range(3)]
+        successful = await ingest.results(job_id, "successful")
+        refused = await ingest.results(job_id, "failed")
+        assert await ingest.results(job_id, "unprocessed") == []
+    assert states == ["InProgress", "JobComplete", "JobComplete"]
+    assert len(successful) == 40
+    assert [r["LastName"] for r in successful] != [f"Ingest{n}" for n in range(40)]
+    stored = salesforce.store.records["Contact"]
+    for result in successful:
+        assert result["sf__Created"] == "true"
+        assert stored[result["sf__Id"]]["Email"] == result["Email"]
+    assert [(r["LastName"], r["Email"]) for r in refused] == [("", "nobody@example.com")]
+    assert refused[0]["sf__Error"].startswith("REQUIRED_FIELD_MISSING:")
+    _, _url, headers = next(
+        r for r in salesforce.simulator.requests if r[0] == "PUT" and "/batches" in r[1]
+    )
+    assert headers["content-type"] == "text/csv"
+
+
+async def test_bulk_ingest_job_with_an_unknown_column_fails_unprocessed(
+    salesforce: RunningSalesforce,
+) -> None:
+    async with client_on(salesforce) as client:
+        ingest = client.ingest("Account")
+        job_id = await ingest.start("create", None)
+        await ingest.upload(job_id, b"Name,Nope__c\nAcme,1\n")
+        await ingest.close(job_id)
+        await ingest.state(job_id)
+        state = await ingest.state(job_id)
+        unprocessed = await ingest.results(job_id, "unprocessed")
+    assert (state.status, state.error) == (
+        "failed",
+        "InvalidBatch : Field name not found : Nope__c",
+    )
+    assert unprocessed == [{"Name": "Acme", "Nope__c": "1"}]
+
+
+async def test_bulk_ingest_open_job_can_be_aborted_and_unknown_jobs_are_not_found(
+    salesforce: RunningSalesforce,
+) -> None:
+    async with client_on(salesforce) as client:
+        ingest = client.ingest("Opportunity")
+        job_id = await ingest.start("upsert", "Id")
+        await ingest.abort(job_id)
+        assert (await ingest.state(job_id)).state == "Aborted"
+        with pytest.raises(RecordNotFound):
+            await ingest.state("7505g00001NOPE")

@@ -45,6 +45,7 @@ from interlink.elements.format.element import (
 from interlink.elements.format.objects import (
     BatchEndpoint,
     BulkExport,
+    BulkIngest,
     ChangedSince,
     ChangedSinceSearch,
     CollectionRequest,
@@ -89,6 +90,7 @@ __all__ = [
     "BatchEndpoint",
     "BearerAuth",
     "BulkExport",
+    "BulkIngest",
     "Change",
     "ChangedSince",
     "ChangedSinceSearch",

@@ -34,6 +34,7 @@ from interlink.vendor.batch import BatchOutcome, batch_call, read_outcomes
 from interlink.vendor.errors import FatalVendorError, VendorError
 from interlink.vendor.exports import ExportState, NativeExport, bulk_export_of
 from interlink.vendor.hooks import Hooks, load_hooks
+from interlink.vendor.ingest import NativeIngest, bulk_ingest_of
 from interlink.vendor.oauth import TokenKeeper
 from interlink.vendor.paginators import PageRequest, PaginationConfig, make_paginator
 from interlink.vendor.paths import lookup
@@ -398,6 +399,17 @@ class VendorClient:
         knows how far it got. `RecordNotFound` when the export expired or is unknown."""
         native = self._native(object_name)  # a bad object raises at the call, not later
         return self._scrubbed_records(native.records(export_id))
+
+    # --- native bulk ingest -------------------------------------------------------------
+
+    def ingest(self, object_name: str) -> NativeIngest:
+        """The calls of the object's native bulk ingest (`InvalidInput` where it has none).
+        Vendor errors leave them redacted, as every call through the sender."""
+        self._writable(object_name)
+        own = self.element.object_name(object_name) or object_name
+        return NativeIngest(
+            self.element, self._config, self._sender, own, bulk_ingest_of(self.element, own)
+        )
 
     # --- anything else the element describes (exports, webhook registration) ------------
 

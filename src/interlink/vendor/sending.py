@@ -68,11 +68,13 @@ class Sender:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         form: Mapping[str, Any] | None = None,
+        content: tuple[bytes, str] | None = None,
         per_record: bool = False,
     ) -> httpx.Response:
         """The vendor's successful answer (read), or the classified `VendorError`.
 
-        `form` is sent form-encoded (`application/x-www-form-urlencoded`) instead of `json`.
+        `form` is sent form-encoded (`application/x-www-form-urlencoded`) instead of `json`;
+        `content` is `(bytes, content type)` sent as is (a CSV upload).
         """
         return await self._exchange(
             operation,
@@ -84,6 +86,7 @@ class Sender:
             form=form,
             per_record=per_record,
             stream=False,
+            raw=content,
         )
 
     @asynccontextmanager
@@ -138,11 +141,14 @@ class Sender:
         form: Mapping[str, Any] | None,
         per_record: bool,
         stream: bool,
+        raw: tuple[bytes, str] | None = None,
     ) -> httpx.Response:
         context = RequestContext(self.element, operation, object_name, self._config)
         # Encoded once: every attempt sends the same bytes.
         content = None if form is None else encode_form(form)
         form_headers = None if form is None else {"Content-Type": FORM_CONTENT_TYPE}
+        if raw is not None:
+            content, form_headers = raw[0], {"Content-Type": raw[1]}
         log: dict[str, Any] = {
             "element": self.element.key,
             "object": object_name,
@@ -155,7 +161,7 @@ class Sender:
                     method,
                     self._joined_url(url) if operation in _JOINED_ONCE else url,
                     params=dict(params) if params else None,
-                    json=json if form is None else None,
+                    json=json if form is None and raw is None else None,
                     content=content,
                     headers=form_headers,
                 )

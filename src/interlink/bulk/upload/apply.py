@@ -95,6 +95,10 @@ class Applier:
 
     # -- preparing a row -----------------------------------------------------------------
 
+    def prepare(self, row: Row) -> Prepared | Outcome:
+        """The row ready to send, or its outcome when it cannot be sent at all."""
+        return self._prepare(row)
+
     def _prepare(self, row: Row) -> Prepared | Outcome:
         if not row.ok or row.record is None:
             return failed(row.number, row.raw, row.error or "unreadable row")

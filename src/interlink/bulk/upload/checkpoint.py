@@ -5,6 +5,11 @@
 (they were being sent when the checkpoint was taken). A resumed job treats those rows
 as uncertain and checks before acting on them again; the mark runs a window ahead of
 `rows`, so it is written once per window, not once per row.
+`mode`: "ingest" when the rows go through the vendor's native bulk ingest, "rows" when
+they do not (batches or record by record); decided once, before the first row is sent.
+`ingest`: the vendor's ingest job started for rows `first`..`last` (`{"id", "first",
+"last"}`), stored before its data is uploaded: a resumed run reads that job's results
+instead of starting another (see ingest.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class UploadCheckpoint:
     bytes: int = 0
     retries: int = 0
     size: int = 0  # of the uploaded file, for progress
+    mode: str | None = None
+    ingest: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, stored: dict[str, Any] | None) -> UploadCheckpoint:

@@ -25,6 +25,7 @@ from interlink.bulk.lifecycle import (
 )
 from interlink.bulk.upload.apply import Applier
 from interlink.bulk.upload.checkpoint import IN_FLIGHT_WINDOW, UploadCheckpoint
+from interlink.bulk.upload.ingest import Ingester, ingest_for
 from interlink.bulk.upload.outcomes import OutcomeFiles
 from interlink.elements.catalog import find_element
 from interlink.errors import InvalidInput, NotFound
@@ -107,21 +108,118 @@ async def _upload(hub: Hub, job: BulkJob) -> UploadCheckpoint:
             concurrency=min(element.rate_limit.concurrency, MAX_CONCURRENCY),
             duplicate_id_paths=element.errors.duplicate_id_paths,
         )
-        if applier.native != job.native:
-            await update_running(hub, job.id, native=applier.native)
         kind: Kind = job.format  # type: ignore[assignment]
-        chunk: list[Row] = []
-        async for row in read_rows(source.chunks(), kind, schema=obj.fields):
-            if row.number <= point.rows:
-                continue
-            chunk.append(row)
-            if len(chunk) >= applier.chunk_size:
+        rows = _after(read_rows(source.chunks(), kind, schema=obj.fields), point.rows)
+        spec = ingest_for(obj, job.action)
+        if spec is None:
+            point.mode = "rows"
+        elif point.mode is None:
+            # Decided on the file's first rows, once (the checkpoint keeps it).
+            ahead: list[Row] = []
+            async for row in rows:
+                ahead.append(row)
+                if len(ahead) >= spec.min_rows:
+                    break
+            point.mode = "ingest" if len(ahead) >= spec.min_rows else "rows"
+            rows = _chained(ahead, rows)
+        native = applier.native or point.mode == "ingest"
+        if native != job.native:
+            await update_running(hub, job.id, native=native)
+        if point.mode == "ingest" and spec is not None:
+            ingester = Ingester(
+                client,
+                job.object_name,
+                obj,
+                spec,
+                applier,
+                action=job.action,
+                identifier=job.identifier,
+            )
+            await _ingest_rows(hub, job.id, point, files, applier, ingester, rows, resumed, source)
+        else:
+            chunk: list[Row] = []
+            async for row in rows:
+                chunk.append(row)
+                if len(chunk) >= applier.chunk_size:
+                    await _step(hub, job.id, point, files, applier, chunk, resumed, source)
+                    chunk = []
+            if chunk:
                 await _step(hub, job.id, point, files, applier, chunk, resumed, source)
-                chunk = []
-        if chunk:
-            await _step(hub, job.id, point, files, applier, chunk, resumed, source)
         await _checkpoint(hub, job.id, point, files, source, force=True)
     return point
+
+
+async def _after(rows: AsyncIterator[Row], done: int) -> AsyncIterator[Row]:
+    async for row in rows:
+        if row.number > done:
+            yield row
+
+
+async def _chained(ahead: list[Row], rest: AsyncIterator[Row]) -> AsyncIterator[Row]:
+    for row in ahead:
+        yield row
+    async for row in rest:
+        yield row
+
+
+async def _ingest_rows(
+    hub: Hub,
+    job_id: str,
+    point: UploadCheckpoint,
+    files: OutcomeFiles,
+    applier: Applier,
+    ingester: Ingester,
+    rows: AsyncIterator[Row],
+    resumed: UploadCheckpoint,
+    source: _Counted,
+) -> None:
+    """Rows in chunks of one ingest job each. Rows a crashed run may have sent through
+    the applier (its in-flight window) go through the applier again, checked; the chunk
+    whose job a crashed run started is read back from that job (see ingest.py)."""
+    pending = point.ingest
+    checked: list[Row] = []
+    builder = ingester.builder()
+
+    async def ingest(chunk: list[Row], existing: str | None) -> None:
+        async def started(ingest_id: str) -> None:
+            point.ingest = {"id": ingest_id, "first": chunk[0].number, "last": chunk[-1].number}
+            # Committed before the data goes out: a resumed run follows this job.
+            await _checkpoint(hub, job_id, point, files, source, force=True)
+
+        outcomes = await ingester.apply(chunk, existing, started)
+        files.add(outcomes)
+        files.last_row = chunk[-1].number
+        point.ingest = None
+        await _checkpoint(hub, job_id, point, files, source, force=True)
+
+    async for row in rows:
+        if pending is not None:
+            builder.rows.append(row)
+            if row.number >= int(pending["last"]):
+                await ingest(builder.rows, str(pending["id"]))
+                pending, builder = None, ingester.builder()
+            continue
+        if resumed.uncertain(row.number):
+            checked.append(row)
+            if len(checked) >= applier.chunk_size:
+                await _step(hub, job_id, point, files, applier, checked, resumed, source)
+                checked = []
+            continue
+        if checked:
+            await _step(hub, job_id, point, files, applier, checked, resumed, source)
+            checked = []
+        if not builder.accepts(row):
+            await ingest(builder.rows, None)
+            builder = ingester.builder()
+        builder.add(row)
+    if pending is not None:
+        raise InvalidInput(
+            f"the file ends before row {pending['last']}, the last of ingest job {pending['id']}"
+        )
+    if checked:
+        await _step(hub, job_id, point, files, applier, checked, resumed, source)
+    if builder.rows:
+        await ingest(builder.rows, None)
 
 
 async def _step(

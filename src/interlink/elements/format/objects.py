@@ -91,6 +91,7 @@ def path_takes(*path_variables: str) -> AfterValidator:
 CollectionRequest = Annotated[Request, path_takes()]
 RecordRequest = Annotated[Request, path_takes("id")]
 ExportRequest = Annotated[Request, path_takes("export_id")]
+IngestRequest = Annotated[Request, path_takes("ingest_id")]
 WebhookRequest = Annotated[Request, path_takes("webhook_id")]
 
 
@@ -343,6 +344,74 @@ class BulkExport(Strict):
     )
 
 
+class BulkIngest(Strict):
+    """A vendor's native bulk ingest of CSV (Salesforce's Bulk API 2.0 ingest): start a
+    job, upload the rows as one CSV, close the job, poll until it ends, read its results.
+
+    An upload of at least `min_rows` rows goes through it (1: every upload), in jobs of at
+    most `max_rows` rows and `max_bytes` of CSV; smaller uploads use the batch endpoint
+    or go record by record. The results echo the uploaded columns after the vendor's own
+    (`id_column`, `created_column` or `error_column`); rows are matched to their results by
+    that echoed content (identical rows are interchangeable).
+    """
+
+    start: CollectionRequest
+    object_key: str = "object"
+    operation_key: str = "operation"
+    operations: dict[BatchAction, str] = Field(
+        description="the vendor's word for each action it ingests (create: insert)"
+    )
+    external_id_key: str | None = Field(
+        default="externalIdFieldName",
+        description="where an upsert names the field records are matched by",
+    )
+    body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fixed members of the start body (Salesforce: contentType, lineEnding)",
+    )
+    id_path: str = "id"
+    upload: IngestRequest = Field(description="PUT of the CSV; path holds {ingest_id}")
+    close: IngestRequest = Field(description="path holds {ingest_id}")
+    close_body: dict[str, Any] = Field(default_factory=lambda: {"state": "UploadComplete"})
+    abort_body: dict[str, Any] = Field(default_factory=lambda: {"state": "Aborted"})
+    status: IngestRequest = Field(description="path holds {ingest_id}")
+    status_path: str = "state"
+    open_values: list[str] = Field(
+        default_factory=lambda: ["Open"],
+        description="states of a job still taking data (nothing of it is processed yet)",
+    )
+    complete_values: list[str] = Field(default_factory=lambda: ["JobComplete"])
+    failed_values: list[str] = Field(default_factory=lambda: ["Failed", "Aborted"])
+    successful_results: IngestRequest
+    failed_results: IngestRequest
+    unprocessed_results: IngestRequest | None = None
+    id_column: str = "sf__Id"
+    created_column: str | None = "sf__Created"
+    error_column: str = "sf__Error"
+    null_value: str = Field(
+        default="#N/A", description="the cell that sets a field to null (empty: left as is)"
+    )
+    min_rows: int = Field(default=2000, ge=1, description="uploads this large use the ingest")
+    max_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="rows per job")
+    max_bytes: int = Field(
+        default=100_000_000, ge=1024, description="CSV bytes per job (Salesforce: 100 MB)"
+    )
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _columns_apart(self) -> BulkIngest:
+        own = [self.id_column, self.error_column]
+        if self.created_column is not None:
+            own.append(self.created_column)
+        if len(set(own)) != len(own):
+            raise invalid(("error_column",), "the result columns must differ", self.error_column)
+        if "upsert" in self.operations and self.external_id_key is None:
+            raise invalid(
+                ("external_id_key",), "an upsert needs external_id_key", self.external_id_key
+            )
+        return self
+
+
 class SchemaField(Strict):
     name: str
     type: Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
@@ -385,6 +454,9 @@ class ObjectDefinition(Strict):
     )
     batch: BatchEndpoint | None = None
     bulk_export: BulkExport | None = None
+    bulk_ingest: BulkIngest | None = Field(
+        default=None, description="the vendor's native bulk ingest of CSV, for large uploads"
+    )
     upsert: bool = False
     stable_order: bool = Field(
         default=False,
