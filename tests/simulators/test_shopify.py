@@ -6,6 +6,7 @@ Shopify's refusals and headers, and webhook posts read and verified by the hub's
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -24,6 +25,7 @@ from interlink.eventing.webhooks.signatures import (
 from interlink.security.outbound import guarded_transport
 from interlink.vendor import RateLimiterRegistry, RecordRejected, VendorAuthError, VendorClient
 from tests.conformance.support import receiving
+from tests.simulators import shopify as shopify_simulator
 from tests.simulators.shopify import (
     API_VERSION,
     AUTH_FAILURE,
@@ -101,6 +103,66 @@ async def test_every_answer_says_how_full_the_bucket_is_and_a_full_bucket_answer
     assert throttled, "40 calls fill the bucket faster than it leaks"
     assert throttled[0].headers["Retry-After"] == "2.0"
     assert "errors" in throttled[0].json()
+
+
+async def _burst_after_another_app(
+    shop: RunningShopify, monkeypatch: pytest.MonkeyPatch, *, read_the_bucket: bool
+) -> list[float]:
+    """Another app of the shop has filled most of the bucket; the client then lists 30 pages
+    at once. Returns every wait the client slept (really: the simulator leaks in real time,
+    sped up tenfold to 20 calls a second, and the element's leak with it)."""
+    monkeypatch.setattr(shopify_simulator, "LEAK_PER_SECOND", 20.0)
+    limits = SHOPIFY.rate_limit.model_copy(
+        update={
+            "per_seconds": 2.0,  # 40 calls per 2 s: the static budget sped up alike
+            "leak_per_second": 20.0,
+            "bucket_header": CALL_LIMIT_HEADER if read_the_bucket else None,
+        }
+    )
+    element = SHOPIFY.model_copy(update={"rate_limit": limits})
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async with raw_http(shop) as http:
+        for _ in range(34):
+            assert (await http.get(f"{API}/products.json", params={"limit": 1})).is_success
+    shop.simulator.requests.clear()
+    client = VendorClient(
+        element,
+        {"shop_url": shop.url, "access_token": TOKEN},
+        transport=guarded_transport(allow_private=True),
+        limiters=RateLimiterRegistry(sleep=sleep),
+        sleep=sleep,
+        timeout=10.0,
+    )
+    async with client:
+        pages = await asyncio.gather(
+            *(client.list_page("customers", page_size=1) for _ in range(30))
+        )
+    assert all(len(page.records) == 1 for page in pages)
+    return sleeps
+
+
+async def test_reading_the_call_limit_header_slows_a_burst_down_before_any_429(
+    shop: RunningShopify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = await _burst_after_another_app(shop, monkeypatch, read_the_bucket=True)
+
+    assert len(shop.simulator.requests) == 30, "no call was refused and sent again"
+    assert sleeps, "the client paused on the nearly full bucket"
+    assert max(sleeps) < 2.0  # never a Retry-After's wait
+
+
+async def test_without_the_call_limit_header_the_same_burst_is_refused_and_waits(
+    shop: RunningShopify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = await _burst_after_another_app(shop, monkeypatch, read_the_bucket=False)
+
+    assert len(shop.simulator.requests) > 30, "Shopify answered 429 and calls went again"
+    assert 2.0 in sleeps  # its Retry-After, waited out
 
 
 # --- paging ---------------------------------------------------------------------------------

@@ -122,6 +122,28 @@ class RateLimiter:
         self._filled_at = now
 
 
+def bucket_pause(value: str | None, settings: RateLimit) -> float:
+    """Seconds to pause so a leaky bucket reported as `used/size` (the element's
+    `bucket_header`) leaks back to `bucket_headroom` free calls; 0 when it has room, or when
+    the value is missing or malformed (a vendor's odd answer must not stop the calls)."""
+    if not value:
+        return 0.0
+    parts = value.strip().split("/")
+    if len(parts) != 2:
+        return 0.0
+    try:
+        used, size = float(parts[0]), float(parts[1])
+    except ValueError:
+        return 0.0
+    if not (math.isfinite(used) and math.isfinite(size)) or used < 0 or size <= 0:
+        return 0.0
+    leak = settings.leak_per_second or settings.requests / settings.per_seconds
+    target = max(size - settings.bucket_headroom, 0.0)
+    if used <= target:
+        return 0.0
+    return (min(used, size) - target) / leak
+
+
 class RateLimiterRegistry:
     """Hands out one limiter per budget: same element, base URL and credentials.
 

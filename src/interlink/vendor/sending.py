@@ -18,7 +18,7 @@ from interlink.vendor.errors import (
     json_body,
 )
 from interlink.vendor.hooks import Hooks, RequestContext
-from interlink.vendor.ratelimit import RateLimiter
+from interlink.vendor.ratelimit import RateLimiter, bucket_pause
 from interlink.vendor.redaction import Redactor, redacting
 from interlink.vendor.retry import Retrier
 from interlink.vendor.specs import FORM_CONTENT_TYPE, encode_form
@@ -175,6 +175,8 @@ class Sender:
                             await _read_and_close(response)  # classification reads it
                 except httpx.HTTPError as exc:
                     raise self._transport_error(exc, method, request.url.path) from exc
+                # Before the slot is given up, so no call starts before the pause is set.
+                self._follow_bucket(response)
             log["status"] = response.status_code
             log["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
             logger.debug("vendor call answered", extra=log)
@@ -227,6 +229,15 @@ class Sender:
         if joined is None:
             joined = self._joined[url] = self._http.build_request("GET", url).url
         return joined
+
+    def _follow_bucket(self, response: httpx.Response) -> None:
+        # Slows everyone sharing the credentials down before the vendor's bucket overflows.
+        header = self.element.rate_limit.bucket_header
+        if header is None:
+            return
+        wait = bucket_pause(response.headers.get(header), self.element.rate_limit)
+        if wait > 0:
+            self._limiter.pause_for(min(wait, self.element.retry.max_retry_after_seconds))
 
     def _share_retry_after(self, error: VendorError) -> None:
         # Everyone sharing these credentials waits, not only the caller that was told.

@@ -39,6 +39,27 @@ class RateLimit(Strict):
         default="unix",
         description="reset_header as a unix time (GitHub) or as seconds from now",
     )
+    bucket_header: str | None = Field(
+        default=None,
+        description=(
+            "the header saying how full the vendor's leaky bucket is, as `used/size` "
+            "(Shopify's X-Shopify-Shop-Api-Call-Limit: 32/40): when an answer's bucket has "
+            "fewer than bucket_headroom calls free, every caller sharing the budget pauses "
+            "until it has leaked back to that; a malformed value is ignored"
+        ),
+    )
+    leak_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="how many calls the bucket_header's bucket leaks a second "
+        "(default: requests / per_seconds)",
+    )
+    bucket_headroom: int = Field(
+        default=4,
+        ge=0,
+        description="calls kept free in the bucket_header's bucket; at least concurrency, "
+        "as that many calls may be on their way when the pause starts",
+    )
 
 
 class RetryPolicy(Strict):
