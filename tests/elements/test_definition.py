@@ -130,6 +130,32 @@ def test_changed_since_needs_updated_field() -> None:
     )
 
 
+def test_changed_since_reads_a_change_feed_or_a_param_or_a_search_one_at_a_time() -> None:
+    feed = {
+        "path": "/v1/events",
+        "since_param": "created[gte]",
+        "params": {"types[0]": "contact.updated"},
+        "record_path": "data.object",
+        "updated_path": "created",
+        "updated_format": "unix",
+    }
+    updated = {"name": "m"}
+    definition = valid(
+        contacts={"changed_since": {"format": "unix", "request": feed}, "updated_field": updated}
+    )
+    changed_since = definition.objects["contacts"].changed_since
+    assert changed_since is not None
+    request = changed_since.request
+    assert request is not None
+    assert (request.records_path, request.record_path) == ("data", "data.object")
+    both = {"param": "updated_after", "request": feed}
+    error = refused(contacts={"changed_since": both, "updated_field": updated})
+    assert "give param, search or request" in error.detail
+    stray = {"request": feed, "params": {"sort": "updated"}}
+    error = refused(contacts={"changed_since": stray, "updated_field": updated})
+    assert "request.params" in error.detail
+
+
 def test_unknown_keys_are_named_by_dotted_path() -> None:
     assert refused(contacts={"record_path": "data"}).field == "objects.contacts.record_path"
     assert refused(pagination={"type": "offset", "has_more": "x"}).field == ("pagination.has_more")

@@ -378,7 +378,7 @@ async def test_webhook_posts_verify_and_read_as_events_to_fetch(hubspot: Running
 
 
 def test_changed_since_takes_a_param_or_a_search() -> None:
-    with pytest.raises(ValueError, match="param or search"):
+    with pytest.raises(ValueError, match="param, search or request"):
         ChangedSince.model_validate({"format": "unix_ms"})
     search = {"path": "/s", "body": {}, "max_results": 10}
     with pytest.raises(ValueError, match="ascending"):

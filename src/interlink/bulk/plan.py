@@ -64,6 +64,8 @@ def _changed_since(obj: ObjectDefinition, predicate: Predicate | None) -> dateti
     """
     if obj.changed_since is None or obj.updated_field is None:
         return None
+    if obj.changed_since.request is not None:
+        return None  # a change feed (Stripe's events) keeps days, and past states: polling only
     updated = obj.updated_field.name
 
     def is_lower_bound(candidate: Predicate) -> bool:

@@ -26,6 +26,7 @@ from interlink.elements.definition import (
     ElementDefinition,
     ObjectDefinition,
     Request,
+    TimeFormat,
 )
 from interlink.elements.templates import render
 from interlink.errors import InvalidInput, NotFound
@@ -64,6 +65,9 @@ class Page:
 
     records: list[dict[str, Any]]
     next_state: dict[str, Any] | None
+    # A change feed's (`changed_since.request`) change time of each record, as the
+    # object's updated_field writes it; `None`: the records' own updated_field.
+    times: list[str | None] | None = None
 
 
 class VendorClient:
@@ -178,6 +182,10 @@ class VendorClient:
             if obj.changed_since is None:
                 raise InvalidInput(
                     f"{object_name} has no changed-since filter", field="changed_since"
+                )
+            if obj.changed_since.request is not None:
+                return await self._feed_page(
+                    object_name, obj, changed_since, filters, page_state, page_size
                 )
             if obj.changed_since.search is not None:
                 if filters:
@@ -474,6 +482,60 @@ class VendorClient:
             ]
         return Page(records, None if following is None else following.state())
 
+    async def _feed_page(
+        self,
+        object_name: str,
+        obj: ObjectDefinition,
+        changed_since: datetime,
+        filters: Mapping[str, str],
+        page_state: dict[str, Any] | None,
+        page_size: int | None,
+    ) -> Page:
+        """One page of changed-since through the object's change feed: the records its
+        items wrap, with the change times (`ChangedSinceRequest`)."""
+        assert obj.changed_since is not None
+        feed = obj.changed_since.request
+        assert feed is not None
+        spec = Request(
+            method=feed.method, path=feed.path, params=feed.params, records_path=feed.records_path
+        )
+        params = fill_params(spec, self._config)
+        params[feed.since_param] = format_time(changed_since, obj.changed_since.format)
+        pagination = feed.pagination or self._pagination(obj)
+        where = self._where("list", object_name)
+        updated = obj.updated_field
+        with self._scrubbed():
+            raw, next_state = await self._page(
+                "list", object_name, spec, params, pagination, page_state, page_size
+            )
+            records: list[dict[str, Any]] = []
+            times: list[str | None] = []
+            listed: set[str] = set()
+            for item in raw:
+                wrapped = lookup(item, feed.record_path)
+                if not isinstance(wrapped, dict):
+                    raise FatalVendorError(
+                        f"{where}: an item has no record at {feed.record_path!r}"
+                    )
+                record = normalize_record(
+                    object_name, wrapped, obj.id_field, self._hooks, where=where
+                )
+                if record["id"] in listed:
+                    continue  # the newest of a record's changes on the page comes first
+                listed.add(record["id"])
+                if not _matches(record, filters):
+                    continue
+                records.append(record)
+                if feed.updated_path is None or updated is None:
+                    times.append(None)
+                else:
+                    times.append(
+                        _feed_time(
+                            item, feed.updated_path, feed.updated_format, updated.format, where
+                        )
+                    )
+        return Page(records, next_state, times)
+
     async def _page(
         self,
         operation: str,
@@ -603,3 +665,30 @@ class VendorClient:
         except VendorError as error:
             error.redact(self._redactor)
             raise
+
+
+def _matches(record: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    """Whether `record` passes equality filters as a vendor's query would apply them."""
+    for name, wanted in filters.items():
+        value = lookup(record, name)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if value is None or str(value) != wanted:
+            return False
+    return True
+
+
+def _feed_time(
+    item: Any, path: str, feed_format: TimeFormat, updated_format: TimeFormat, where: str
+) -> str:
+    """A change feed item's time, written as the object's updated_field writes times."""
+    value = lookup(item, path)
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"not a time: {value!r}")
+        if feed_format == updated_format:
+            parse_time(value, feed_format)  # checked, and kept as the vendor wrote it
+            return str(value)
+        return format_time(parse_time(value, feed_format), updated_format)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise FatalVendorError(f"{where}: a change has no usable time at {path!r}") from exc

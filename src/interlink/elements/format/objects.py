@@ -125,9 +125,45 @@ class ChangedSinceSearch(Strict):
     )
 
 
+class ChangedSinceRequest(Strict):
+    """Changed-since read from another endpoint whose items wrap the record: a change feed
+    (Stripe's Events API: `GET /v1/events?types[]=customer.updated&created[gte]=…`, each
+    event holding the record as it was at `data.object` and its time at `created`).
+
+    The since value (written in the changed-since `format`) goes in `since_param`, with
+    `params`; the feed pages as `pagination` says (else the object's). Each item's record
+    is read at `record_path`, and the change's time at `updated_path` (written as
+    `updated_format`), which stands for the record's updated time where the record has
+    none of its own; a record listed twice on one page is kept once (its first item).
+    The object's equality filters, which the feed cannot apply, are applied to the records
+    read. Polling only: bulk queries never read a change feed.
+    """
+
+    method: HttpMethod = "GET"
+    path: ConfigTemplate
+    since_param: str = Field(description="the feed's parameter of the time changes start at")
+    params: dict[str, ConfigTemplate] = Field(
+        default_factory=dict,
+        description="query parameters sent along (e.g. types[]: the event types of the object)",
+    )
+    records_path: str | None = Field(
+        default="data", description="where the items sit in the answer; none = the body"
+    )
+    record_path: str = Field(description="where the record sits in an item (data.object)")
+    updated_path: str | None = Field(
+        default=None,
+        description=(
+            "where the change's time sits in an item (created); none: the record's own "
+            "updated_field"
+        ),
+    )
+    updated_format: TimeFormat = "rfc3339"
+    pagination: Pagination | None = None
+
+
 class ChangedSince(Strict):
     """The vendor filter for records changed since a time: a parameter of the list call,
-    or a search call (`search`)."""
+    a search call (`search`), or a change feed whose items wrap the records (`request`)."""
 
     param: str | None = Field(
         default=None, description="the list's parameter (omitted with search)"
@@ -148,11 +184,20 @@ class ChangedSince(Strict):
     search: ChangedSinceSearch | None = Field(
         default=None, description="a search call with a JSON body instead of param"
     )
+    request: ChangedSinceRequest | None = Field(
+        default=None,
+        description="a change feed whose items wrap the records (Stripe's events) instead",
+    )
 
     @model_validator(mode="after")
     def _param_or_search(self) -> ChangedSince:
-        if (self.param is None) == (self.search is None):
-            raise invalid(("param",), "give param or search (one of them)", self.param)
+        given = [self.param, self.search, self.request]
+        if sum(item is not None for item in given) != 1:
+            raise invalid(("param",), "give param, search or request (one of them)", self.param)
+        if self.request is not None and self.params:
+            raise invalid(
+                ("params",), "with request, give the feed's params in request.params", self.params
+            )
         if self.search is not None and self.search.max_results is not None and not self.ascending:
             raise invalid(
                 ("search", "max_results"),

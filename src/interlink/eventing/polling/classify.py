@@ -50,8 +50,12 @@ def time_format(obj: ObjectDefinition) -> TimeFormat:
     return obj.updated_field.format if obj.updated_field else "rfc3339"
 
 
-def sight(record: dict[str, Any], obj: ObjectDefinition) -> Sighting:
-    updated = lookup(record, obj.updated_field.name) if obj.updated_field else None
+def sight(record: dict[str, Any], obj: ObjectDefinition, updated_at: str | None = None) -> Sighting:
+    """`record` as listed; `updated_at`: its change time where the listing gives it apart
+    from the record (a change feed), else the record's updated_field."""
+    updated: Any = updated_at
+    if updated is None and obj.updated_field:
+        updated = lookup(record, obj.updated_field.name)
     tombstoned = False
     if isinstance(obj.deletes, Tombstone):
         marker = lookup(record, obj.deletes.field)

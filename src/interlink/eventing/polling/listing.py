@@ -26,6 +26,7 @@ from interlink.ids import new_id
 from interlink.storage.models import EventStream, Instance
 from interlink.storage.types import utcnow
 from interlink.vendor import VendorClient
+from interlink.vendor.times import format_time
 
 
 def changes_since(run: PollRun, progress: Progress) -> datetime | None:
@@ -58,7 +59,8 @@ async def run_listing(run: PollRun, client: VendorClient, progress: Progress) ->
     while True:
         page = await client.list_page(run.object_name, changed_since=since, page_state=page_state)
         run.pages += 1
-        sightings = [sight(record, obj) for record in page.records]
+        times = page.times or [None] * len(page.records)
+        sightings = [sight(record, obj, at) for record, at in zip(page.records, times, strict=True)]
         newest = latest([sighting.vendor_updated for sighting in sightings], fmt)
         async with owned_stream(run) as (session, stream, instance):
             if fresh and step == BASELINE:
@@ -102,6 +104,12 @@ async def complete_listing(
             stream.high_water_mark = later(stream.high_water_mark, progress.max_seen, fmt)
         # A scan of an object without changed-since reads everything: no look-back needed.
         lookback = 0.0 if ascending or step == SCAN else round(duration, 3)
+    feed = obj.changed_since.request if obj.changed_since is not None else None
+    if step == BASELINE and feed is not None and feed.updated_path is not None:
+        # A change feed times changes by its items, not by the records a baseline reads
+        # (Stripe's customers have no updated time): the baseline stands for the records
+        # as they were when it began, so the changes to read are those from then on.
+        stream.high_water_mark = later(stream.high_water_mark, format_time(started, fmt), fmt)
     full_scan_every = timedelta(seconds=run.element.polling.full_scan_interval_seconds)
     if step == BASELINE:
         stream.state = LIVE
