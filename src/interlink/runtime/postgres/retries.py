@@ -161,9 +161,10 @@ class InterlinkJobManager(JobManager):
         _, error = self.notes.take(job.id)
         if job.task_name not in self.known_tasks:  # procrastinate failed it before running
             error = f"unknown task {job.task_name!r}: no handler is registered under that name"
-        await super().finish_job(job=job, status=status, delete_job=delete_job)
-        # A success keeps the error that led to its retry; a failure says why.
+        # A success keeps the error that led to its retry; a failure says why. Written
+        # before the status: whoever sees 'failed' must read this run's error, not the last.
         if error is not None and status != Status.SUCCEEDED and not delete_job:
             await self.connector.execute_query_async(
                 query=RECORD_ERROR, job_id=job.id, error=error[:_MAX_ERROR_LENGTH]
             )
+        await super().finish_job(job=job, status=status, delete_job=delete_job)
