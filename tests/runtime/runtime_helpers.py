@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from interlink.runtime import JobInfo, JobRuntime, JobStatus
 
 # Short enough for a quick suite, long enough that a busy CI machine keeps up with the
-# heartbeats (stalled_after is ten heartbeats).
-FAST = {"poll_interval": 0.02, "heartbeat_interval": 0.05, "stalled_after": 0.5}
+# heartbeats (stalled_after is twenty heartbeats: a CI run once saw 0.5 s of silence).
+FAST = {"poll_interval": 0.02, "heartbeat_interval": 0.1, "stalled_after": 2.0}
 # procrastinate's workers are woken by NOTIFY; its heartbeats go through a connection pool,
 # so they get wider margins (a stall would look like a dead worker and run a job twice).
-POSTGRES_FAST = {"poll_interval": 0.05, "heartbeat_interval": 0.2, "stalled_after": 1.5}
+POSTGRES_FAST = {"poll_interval": 0.05, "heartbeat_interval": 0.3, "stalled_after": 3.0}
 
 # make_runtime(*, own_engine=False, **runtime options) -> the backend's JobRuntime
 RuntimeFactory = Callable[..., Awaitable[JobRuntime]]

@@ -95,7 +95,7 @@ async def test_a_long_job_with_a_live_worker_is_not_taken(
     @registry.task(name="long")
     async def long(context: JobContext) -> None:
         runs.append(context.attempt)
-        await asyncio.sleep(4)  # well past stalled_after: heartbeats keep it
+        await asyncio.sleep(5)  # well past stalled_after: heartbeats keep it
 
     owner = await make_runtime()
     job_id = await owner.defer("long", {})
