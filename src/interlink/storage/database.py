@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from interlink.storage.sqlite_connection import one_trip_connection
+
+# Set on a connection whose transaction only reads (see `Database.reading`).
+_READ_ONLY = "interlink_read_only"
 
 
 class Database:
@@ -36,13 +42,28 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session inside a transaction that only reads: one consistent snapshot.
+
+        On SQLite it begins DEFERRED, so it never waits for (nor holds up) the single
+        writer the way `transaction()`'s BEGIN IMMEDIATE does. A write in it fails, on
+        both databases.
+        """
+        async with self.sessions() as session, session.begin():
+            await session.connection(execution_options={_READ_ONLY: True})
+            if not self.is_sqlite:
+                await session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
+        path = make_url(url).database or ":memory:"
+        return {"async_creator": partial(one_trip_connection, path, timeout=30)}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 
@@ -71,4 +92,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = bool(connection.get_execution_options().get(_READ_ONLY))
+        # query_only is the connection's, kept across checkouts: switched only on change.
+        if connection.info.get(_READ_ONLY, False) != read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+            connection.info[_READ_ONLY] = read_only
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
