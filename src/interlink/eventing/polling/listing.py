@@ -1,7 +1,8 @@
 """The listing steps of a poll: the baseline, the changes since the mark, and full scans.
 
 Every page is committed on its own: its events, fingerprints and the checkpoint to resume
-from, in one transaction. Where the element lists changes in ascending updated order the
+from, in one transaction (the last page's also applies the deletes feed read after it,
+when that step comes next). Where the element lists changes in ascending updated order the
 mark moves with every page; otherwise it moves only once the listing is complete, and the
 next poll reaches back by the listing's duration as well as the overlap window.
 """
@@ -18,8 +19,17 @@ from interlink.eventing.marks import later, latest, reach_back, shifted_mark
 from interlink.eventing.polling import fingerprint_store
 from interlink.eventing.polling.classify import sight, time_format
 from interlink.eventing.polling.commit import apply_sightings, save
+from interlink.eventing.polling.deletes import apply_deletes, read_deletes, reads_deletes
 from interlink.eventing.polling.full_scan import compare_scan
-from interlink.eventing.polling.progress import BASELINE, CHANGES, SCAN, Progress, iso, now_iso
+from interlink.eventing.polling.progress import (
+    BASELINE,
+    CHANGES,
+    DELETES,
+    SCAN,
+    Progress,
+    iso,
+    now_iso,
+)
 from interlink.eventing.polling.run import PollRun, needs_periodic_scan, owned_stream
 from interlink.eventing.polling.streams import LIVE
 from interlink.ids import new_id
@@ -62,6 +72,9 @@ async def run_listing(run: PollRun, client: VendorClient, progress: Progress) ->
         times = page.times or [None] * len(page.records)
         sightings = [sight(record, obj, at) for record, at in zip(page.records, times, strict=True)]
         newest = latest([sighting.vendor_updated for sighting in sightings], fmt)
+        last = page.next_state is None
+        # The deletes step that follows is read now and committed with this last page.
+        deletes = await read_deletes(run, client) if last and deletes_next(run, progress) else None
         async with owned_stream(run) as (session, stream, instance):
             if fresh and step == BASELINE:
                 await fingerprint_store.forget(session, instance.id, run.object_name)
@@ -73,15 +86,21 @@ async def run_listing(run: PollRun, client: VendorClient, progress: Progress) ->
             else:
                 progress = replace(progress, max_seen=later(progress.max_seen, newest, fmt))
             progress = progress.next_page(page.next_state)
-            if page.next_state is None:
+            if last:
                 progress = await complete_listing(
                     session, run, instance, stream, progress, ascending=ascending
                 )
+            if deletes is not None:
+                progress = await apply_deletes(session, run, instance, stream, deletes, progress)
             save(run, stream, instance, progress)
         fresh = False
-        if page.next_state is None:
+        if last:
             return progress
         page_state = page.next_state
+
+
+def deletes_next(run: PollRun, progress: Progress) -> bool:
+    return progress.steps[1:2] == (DELETES,) and reads_deletes(run)
 
 
 async def complete_listing(

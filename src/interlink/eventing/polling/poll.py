@@ -25,6 +25,7 @@ from interlink.eventing.polling.run import (
     claim,
     lease_kept,
     locked_stream,
+    take,
 )
 from interlink.hub import Hub
 from interlink.services.connections import vendor_client
@@ -122,9 +123,11 @@ async def finish(
         stream = await locked_stream(session, run.instance.id, run.object_name)
         if stream is None:
             return None
-        saved = Progress.from_json(stream.checkpoint)
-        if saved.run != run.token:
+        try:
+            take(run, stream)
+        except StreamGone:
             return None
+        saved = Progress.from_json(stream.checkpoint)
         instance = await session.get(Instance, run.instance.id)
         return write_outcome(
             run,

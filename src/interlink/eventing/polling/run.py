@@ -1,8 +1,12 @@
-"""One poll of one instance object: what it works on, claimed in a short transaction.
+"""One poll of one instance object: what it works on, and the stream it owns.
 
-Claiming writes a new run token into the stream's checkpoint and takes a lease on it
-(`next_poll_at` pushed forward), so the scheduler does not queue a second poll while this
-one runs; the lease is kept alive until the poll ends, however slow the vendor is.
+A poll reads its stream in a read-only transaction and takes it at its first commit, if
+the stream is still as it read it: that commit writes the poll's run token into the
+checkpoint (later commits check the token is still theirs) and keeps the lease on the
+stream (`next_poll_at` pushed forward, first by the scheduler that queued the poll), so
+no second poll is queued while this one runs. Taking the stream optimistically keeps a
+write transaction off every poll's path. The lease is kept alive until the poll ends,
+however slow the vendor is.
 """
 
 from __future__ import annotations
@@ -45,6 +49,19 @@ class StreamGone(Exception):
     or another poll took the stream over. Nothing it has not committed is kept."""
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The stream as a poll read it, before taking it: whatever commits to the stream
+    changes its checkpoint (a page, a claim) or its last poll time (an outcome)."""
+
+    checkpoint: dict[str, Any] | None
+    last_poll_at: datetime | None
+
+    @classmethod
+    def of(cls, stream: EventStream) -> Reading:
+        return cls(stream.checkpoint, stream.last_poll_at)
+
+
 @dataclass
 class PollRun:
     hub: Hub
@@ -63,6 +80,9 @@ class PollRun:
     problems: list[str] = field(default_factory=list)
     # Set when the last page's transaction also recorded the poll's outcome.
     outcome: str | None = None
+    # Until the poll's first commit: the stream as read, and the checkpoint that takes it.
+    reading: Reading | None = None
+    taking: dict[str, Any] | None = None
 
     @property
     def history(self) -> bool:
@@ -108,13 +128,18 @@ async def locked_stream(
 async def claim(
     hub: Hub, instance_id: str, object_name: str, log: PollLogger
 ) -> tuple[PollRun, Progress] | None:
-    """Load what the poll needs and take the stream; None when there is nothing to poll."""
+    """Read what the poll needs; None when there is nothing to poll. The stream is taken
+    by the poll's first commit (`owned_stream`), if no other poll got there first."""
     now = utcnow()
-    async with hub.database.transaction() as session:
+    async with hub.database.reading() as session:
         instance = await session.get(Instance, instance_id)
         if instance is None or not is_polled(instance, object_name):
             return None
-        stream = await locked_stream(session, instance_id, object_name)
+        stream = await session.scalar(
+            select(EventStream).where(
+                EventStream.instance_id == instance_id, EventStream.object_name == object_name
+            )
+        )
         if stream is None or stream.next_poll_at is None:
             return None
         try:
@@ -122,40 +147,66 @@ async def claim(
         except NotFound:
             element = None
         obj = element.find_object(object_name) if element is not None else None
-        if element is None or obj is None:
-            # The element changed under the instance: nothing to poll until it is fixed.
-            stream.last_poll_at, stream.last_poll_outcome = now, "error"
-            stream.last_error = f"element {instance.element_key!r} has no object {object_name!r}"
-            stream.next_poll_at = now + timedelta(seconds=poll_interval(instance) or 300)
-            log.warning("cannot poll: %s", stream.last_error)
-            return None
-        progress = Progress.from_json(stream.checkpoint)
-        if not progress.in_flight:
-            progress = Progress(
-                steps=plan(stream, obj, now), lookback_seconds=progress.lookback_seconds
-            )
-        token = secrets.token_urlsafe(12)
-        progress = replace(progress, run=token)
-        stream.checkpoint = progress.to_json()
-        stream.next_poll_at = now + LEASE
-        run = PollRun(
-            hub=hub,
-            instance=instance,
-            element=element,
-            obj=obj,
-            object_name=object_name,
-            token=token,
-            log=log,
-            started=now,
-            high_water_mark=stream.high_water_mark,
-            deletes_mark=stream.deletes_mark,
+    if element is None or obj is None:
+        await _cannot_poll(hub, instance, object_name, log)
+        return None
+    progress = Progress.from_json(stream.checkpoint)
+    if not progress.in_flight:
+        progress = Progress(
+            steps=plan(stream, obj, now), lookback_seconds=progress.lookback_seconds
         )
+    token = secrets.token_urlsafe(12)
+    progress = replace(progress, run=token)
+    run = PollRun(
+        hub=hub,
+        instance=instance,
+        element=element,
+        obj=obj,
+        object_name=object_name,
+        token=token,
+        log=log,
+        started=now,
+        high_water_mark=stream.high_water_mark,
+        deletes_mark=stream.deletes_mark,
+        reading=Reading.of(stream),
+        taking=progress.to_json(),
+    )
     return run, progress
+
+
+async def _cannot_poll(hub: Hub, instance: Instance, object_name: str, log: PollLogger) -> None:
+    """The element changed under the instance: nothing to poll until it is fixed."""
+    now = utcnow()
+    async with hub.database.transaction() as session:
+        stream = await locked_stream(session, instance.id, object_name)
+        if stream is None or stream.next_poll_at is None:
+            return
+        stream.last_poll_at, stream.last_poll_outcome = now, "error"
+        stream.last_error = f"element {instance.element_key!r} has no object {object_name!r}"
+        stream.next_poll_at = now + timedelta(seconds=poll_interval(instance) or 300)
+        log.warning("cannot poll: %s", stream.last_error)
+
+
+def take(run: PollRun, stream: EventStream) -> None:
+    """In a transaction holding the stream: make sure it is this poll's, taking it if this
+    is the poll's first commit; `StreamGone` if another poll has it."""
+    if run.reading is not None:
+        if Reading.of(stream) != run.reading:
+            raise StreamGone("another poll took the stream over")
+        stream.checkpoint = run.taking
+    elif Progress.from_json(stream.checkpoint).run != run.token:
+        raise StreamGone("another poll took the stream over")
+
+
+def taken(run: PollRun) -> None:
+    """The transaction that took the stream has committed."""
+    run.reading = run.taking = None
 
 
 @contextlib.asynccontextmanager
 async def owned_stream(run: PollRun) -> AsyncIterator[tuple[AsyncSession, EventStream, Instance]]:
-    """A transaction on the stream this poll still owns; `StreamGone` otherwise.
+    """A transaction on the stream this poll owns (taking it on the poll's first commit);
+    `StreamGone` otherwise.
 
     The instance row is locked before the stream's, the order an instance change takes
     (it writes the instance, then syncs its streams): the opposite order could deadlock.
@@ -172,8 +223,7 @@ async def owned_stream(run: PollRun) -> AsyncIterator[tuple[AsyncSession, EventS
             stream = await locked_stream(session, run.instance.id, run.object_name)
             if stream is None:
                 raise StreamGone("the stream is gone")
-            if Progress.from_json(stream.checkpoint).run != run.token:
-                raise StreamGone("another poll took the stream over")
+            take(run, stream)
             if stream.next_poll_at is None:
                 raise StreamGone("events are paused")
             yield session, stream, instance
@@ -184,6 +234,7 @@ async def owned_stream(run: PollRun) -> AsyncIterator[tuple[AsyncSession, EventS
         # Not committed: an outcome written in this transaction is still to be written.
         run.outcome = outcome_before
         raise
+    taken(run)
 
 
 @contextlib.asynccontextmanager
