@@ -83,6 +83,9 @@ class EmbeddedRuntime(JobRuntime):
         self._wake = asyncio.Event()
         self._running: dict[tuple[int, int], _Running] = {}  # by Claim.run
         self._supervisors: set[asyncio.Task[None]] = set()
+        # The handlers still running: a slot frees when its handler ends, not once the
+        # outcome is recorded, so the next job's claim overlaps that write.
+        self._handlers: set[asyncio.Task[Outcome]] = set()
         self._claim_loop_task: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -196,7 +199,7 @@ class EmbeddedRuntime(JobRuntime):
         while not self._stopping:
             # Cleared before looking, so that a wake-up arriving meanwhile is not lost.
             self._wake.clear()
-            if len(self._supervisors) < self.concurrency:
+            if len(self._handlers) < self.concurrency:
                 claim = await self._claim()
                 if claim is not None:
                     self._spawn(claim)
@@ -235,6 +238,8 @@ class EmbeddedRuntime(JobRuntime):
             log=job_logger(claim.id, claim.task_name, attempt=claim.attempts),
         )
         handler = asyncio.create_task(execute(self.registry, context, claim.args))
+        self._handlers.add(handler)
+        handler.add_done_callback(self._handler_done)
         running = self._running[claim.run] = _Running(claim, handler)
         if self._cancelling:
             handler.cancel()
@@ -247,7 +252,11 @@ class EmbeddedRuntime(JobRuntime):
             await self._record(running, logger)
         finally:
             self._running.pop(claim.run, None)
-            self._wake.set()  # a free slot, and maybe the next job of this job's lock
+            self._wake.set()  # maybe the next job of this job's lock
+
+    def _handler_done(self, handler: asyncio.Task[Outcome]) -> None:
+        self._handlers.discard(handler)
+        self._wake.set()  # a free slot
 
     async def _record(self, running: _Running, logger: JobLogger) -> None:
         if running.lost:
