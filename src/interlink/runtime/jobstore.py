@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,30 +78,36 @@ class JobStore:
         scheduled_at: datetime,
         now: datetime,
     ) -> int:
-        statement = (
-            insert(JOBS)
-            .values(
-                task_name=task_name,
-                args=args,
-                status=JobStatus.TODO.value,
-                lock=lock,
-                queueing_lock=queueing_lock,
-                scheduled_at=scheduled_at,
-                attempts=0,
-                created_at=now,
+        values = {
+            "task_name": task_name,
+            "args": args,
+            "status": JobStatus.TODO.value,
+            "lock": lock,
+            "queueing_lock": queueing_lock,
+            "scheduled_at": scheduled_at,
+            "attempts": 0,
+            "created_at": now,
+        }
+        if queueing_lock is None:
+            # Nothing unique to violate: no savepoint needed to keep the caller's
+            # transaction usable.
+            return int((await session.execute(_INSERT, values)).scalar_one())
+        # A second queued job of the lock is skipped, not an error: the caller's
+        # transaction goes on without a savepoint (three statements less per defer).
+        job_id = (await session.execute(self._insert_once(), values)).scalar_one_or_none()
+        if job_id is None:
+            raise AlreadyQueued(queueing_lock)
+        return int(job_id)
+
+    def _insert_once(self) -> Any:
+        dialect = postgresql if not self.database.is_sqlite else sqlite
+        return (
+            dialect.insert(JOBS)
+            .on_conflict_do_nothing(
+                index_elements=[JOBS.c.queueing_lock], index_where=JOBS.c.status == "todo"
             )
             .returning(JOBS.c.id)
         )
-        try:
-            # A savepoint: the unique violation must not abort the caller's transaction,
-            # which on PostgreSQL would refuse every later statement.
-            async with session.begin_nested():
-                return int((await session.execute(statement)).scalar_one())
-        except IntegrityError as exc:
-            # The only unique index a new row can violate is the queueing lock's.
-            if queueing_lock is None:
-                raise
-            raise AlreadyQueued(queueing_lock) from exc
 
     async def claim(self, now: datetime) -> Claim | None:
         """Take the next ready job, or None. Safe with any number of workers at once."""
@@ -112,50 +120,11 @@ class JobStore:
                 # after this lock is granted, so it sees every claim committed before it.
                 # SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
                 await session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK_KEY)))
-            row = (await session.execute(self._claim_statement(now))).first()
+            parameters = {"now": now, "worker_id": self.worker_id}
+            row = (await session.execute(_CLAIM, parameters)).first()
         if row is None:
             return None
         return Claim(id=row.id, task_name=row.task_name, args=row.args, attempts=row.attempts)
-
-    def _claim_statement(self, now: datetime) -> Any:
-        candidate = JOBS.alias("candidate")
-        other = JOBS.alias("other")
-        # Jobs sharing a lock run one at a time and in id order: a job waits while another
-        # of its lock runs, or while an older one of its lock is still queued (even if that
-        # one is scheduled later, as procrastinate does).
-        lock_busy = exists().where(
-            other.c.lock == candidate.c.lock,
-            or_(
-                other.c.status == JobStatus.DOING.value,
-                and_(other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id),
-            ),
-        )
-        next_id = (
-            select(candidate.c.id)
-            .where(
-                candidate.c.status == JobStatus.TODO.value,
-                candidate.c.scheduled_at <= now,
-                or_(candidate.c.lock.is_(None), ~lock_busy),
-            )
-            .order_by(candidate.c.scheduled_at, candidate.c.id)
-            .limit(1)
-            # Rendered on PostgreSQL only; SQLite has no row locks (nor needs them).
-            .with_for_update(skip_locked=True, of=candidate)
-            .scalar_subquery()
-        )
-        return (
-            update(JOBS)
-            .where(JOBS.c.id == next_id, JOBS.c.status == JobStatus.TODO.value)
-            .values(
-                status=JobStatus.DOING.value,
-                attempts=JOBS.c.attempts + 1,
-                worker_id=self.worker_id,
-                started_at=now,
-                heartbeat_at=now,
-                finished_at=None,
-            )
-            .returning(JOBS.c.id, JOBS.c.task_name, JOBS.c.args, JOBS.c.attempts)
-        )
 
     async def heartbeat(self, claims: Iterable[Claim], now: datetime) -> set[tuple[int, int]]:
         """Refresh the running jobs' heartbeats; return the (id, attempts) still ours."""
@@ -306,6 +275,54 @@ class JobStore:
         )
         async with self.database.transaction() as session:
             return len((await session.execute(statement)).all())
+
+
+def _claim_statement() -> Any:
+    """The claim, built once (building it costs more than running it): `now` and
+    `worker_id` are its parameters."""
+    now = bindparam("now", type_=JOBS.c.scheduled_at.type)
+    candidate = JOBS.alias("candidate")
+    other = JOBS.alias("other")
+    # Jobs sharing a lock run one at a time and in id order: a job waits while another
+    # of its lock runs, or while an older one of its lock is still queued (even if that
+    # one is scheduled later, as procrastinate does).
+    lock_busy = exists().where(
+        other.c.lock == candidate.c.lock,
+        or_(
+            other.c.status == JobStatus.DOING.value,
+            and_(other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id),
+        ),
+    )
+    next_id = (
+        select(candidate.c.id)
+        .where(
+            candidate.c.status == JobStatus.TODO.value,
+            candidate.c.scheduled_at <= now,
+            or_(candidate.c.lock.is_(None), ~lock_busy),
+        )
+        .order_by(candidate.c.scheduled_at, candidate.c.id)
+        .limit(1)
+        # Rendered on PostgreSQL only; SQLite has no row locks (nor needs them).
+        .with_for_update(skip_locked=True, of=candidate)
+        .scalar_subquery()
+    )
+    return (
+        update(JOBS)
+        .where(JOBS.c.id == next_id, JOBS.c.status == JobStatus.TODO.value)
+        .values(
+            status=JobStatus.DOING.value,
+            attempts=JOBS.c.attempts + 1,
+            worker_id=bindparam("worker_id", type_=JOBS.c.worker_id.type),
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+        )
+        .returning(JOBS.c.id, JOBS.c.task_name, JOBS.c.args, JOBS.c.attempts)
+    )
+
+
+_CLAIM = _claim_statement()
+_INSERT = insert(JOBS).returning(JOBS.c.id)
 
 
 def _queueing_lock_if_free() -> ColumnElement[Any]:
