@@ -236,3 +236,25 @@ async def test_redirects_are_not_followed(
     [delivery] = await deliveries_of(hub.hub, instance["id"])
     assert [a.status_code for a in await attempts_of(hub.hub, delivery.id)] == [307, 204]
     assert len(receiver.received) == 2  # the 307 was an answer, not a detour
+
+
+async def test_a_window_read_ahead_waits_behind_a_failure_in_the_window_being_sent(
+    hub: RunningHub,
+    api: httpx.AsyncClient,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows of two: the third window is read while the second is sent, and the second
+    # fails at its last delivery; nothing of the third may pass it.
+    monkeypatch.setattr(delivery_task, "WINDOW", 2)
+    receiver.reply(Reply(204), Reply(204), Reply(204), Reply(500))
+    instance = await make_instance(api, receiver.url)
+    for n in range(6):
+        await record(hub.hub, instance["id"], change(f"c{n}"))
+    await drive(hub.hub, all_finished(hub.hub, instance["id"], count=6))
+
+    deliveries = await deliveries_of(hub.hub, instance["id"])
+    ids = [delivery.id for delivery in deliveries]
+    assert receiver.webhook_ids == [*ids[:4], ids[3], *ids[4:]]
+    assert [delivery.attempts for delivery in deliveries] == [1, 1, 1, 2, 1, 1]
+    assert all(delivery.status == "succeeded" for delivery in deliveries)

@@ -8,6 +8,7 @@ was created: sending reads neither the events nor the ORM objects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -38,23 +39,30 @@ class QueuedDelivery(NamedTuple):
 
 
 async def head_of_queue(
-    session: AsyncSession, instance_id: str, now: datetime, *, limit: int
+    session: AsyncSession,
+    instance_id: str,
+    now: datetime,
+    *,
+    limit: int,
+    skipping: Sequence[str] = (),
 ) -> list[QueuedDelivery]:
     """The first `limit` unfinished deliveries, lowest first sequence first (then oldest),
-    with the bodies of those due at `now` (a head waiting for hours costs no body)."""
+    with the bodies of those due at `now` (a head waiting for hours costs no body);
+    `skipping`: deliveries being sent, not recorded yet."""
     due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
-    rows = await session.execute(
-        select(
-            Delivery.id,
-            Delivery.attempts,
-            Delivery.next_attempt_at,
-            case((due, Delivery.payload)).label("payload"),
-        )
+    query = select(
+        Delivery.id,
+        Delivery.attempts,
+        Delivery.next_attempt_at,
+        case((due, Delivery.payload)).label("payload"),
+    ).where(
         # Spelt as the partial index spells it, so the head is read from that index in order.
-        .where(Delivery.instance_id == instance_id, text(UNFINISHED_DELIVERY))
-        .order_by(Delivery.first_sequence, Delivery.id)
-        .limit(limit)
+        Delivery.instance_id == instance_id,
+        text(UNFINISHED_DELIVERY),
     )
+    if skipping:
+        query = query.where(Delivery.id.not_in(skipping))
+    rows = await session.execute(query.order_by(Delivery.first_sequence, Delivery.id).limit(limit))
     return [
         QueuedDelivery(
             delivery_id,

@@ -2,10 +2,11 @@
 
 It reads a window of due deliveries from the head of the queue, with their bodies (encoded
 when the deliveries were created: sending reads no events), sends them one after the other
-(stopping at the first failure, which stays at the head), then records every attempt with
-its delivery's new state and reads the next window, in one transaction. The POSTs happen
-outside any transaction. A crash between sending and recording loses nothing: an attempt
-not recorded is made again (same `webhook-id`, same body) — at least once.
+(stopping at the first failure, which stays at the head), and records every attempt with
+its delivery's new state. Recording a window and reading the one after the next happen in
+one transaction, while the next window is sent. The POSTs happen outside any transaction.
+A crash between sending and recording loses nothing: an attempt not recorded is made
+again (same `webhook-id`, same body) — at least once.
 
 A head that is not due yet ends the job with a timer (`DELIVER_TIMER_TASK`) that wakes the
 queue when it is due. The timer is a job of its own, without the queue's lock, so that a
@@ -15,6 +16,7 @@ behind a job scheduled hours ahead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from interlink.eventing.delivery.outcome import (
     attempt_row,
     attempt_values,
 )
-from interlink.eventing.delivery.queue import accepts_deliveries, head_of_queue
+from interlink.eventing.delivery.queue import QueuedDelivery, accepts_deliveries, head_of_queue
 from interlink.eventing.delivery.sender import AttemptResult, delivery_client, post_batch
 from interlink.eventing.delivery.signing import Signer, secrets_in_force
 from interlink.eventing.recorder import wake_delivery
@@ -95,32 +97,84 @@ def register_delivery(registry: TaskRegistry, hub: Hub) -> None:
 
 async def drain_queue(hub: Hub, context: JobContext, instance_id: str) -> None:
     """Send due deliveries in order until the queue is empty, blocked, or the run's budget
-    is spent. Sending stops at the first failure: the failed delivery stays at the head."""
+    is spent. Sending stops at the first failure: the failed delivery stays at the head.
+
+    While a window is sent, the previous window's attempts are recorded and the window
+    after this one is read, in one transaction: as long as every delivery succeeds, the
+    database works while the receiver answers. The window read ahead is sent only if this
+    one went through completely, so nothing passes a failed delivery.
+    """
     policy = DeliveryPolicy.from_settings(hub.settings)
     settings = hub.settings
     timeout = settings.delivery_timeout_seconds
     deadline = time.monotonic() + MAX_SECONDS_PER_RUN
     made = 0
-    sent: list[Sent] = []
+    unrecorded: list[Sent] = []
+    window: Window | None = None
     async with contextlib.AsyncExitStack() as stack:
         client = None  # one for the whole run, so that its connections are kept
         while True:
-            async with hub.database.transaction() as session:
-                instance = await session.get(Instance, instance_id)
-                if instance is None:
-                    return  # removed, and its deliveries with it
-                if sent:
-                    await record_attempts(session, instance, sent, policy)
-                budget = MAX_ATTEMPTS_PER_RUN - made if time.monotonic() < deadline else 0
-                window = await plan_window(session, hub, context.runtime, instance, budget)
             if window is None:
-                return
+                async with hub.database.transaction() as session:
+                    instance = await session.get(Instance, instance_id)
+                    if instance is None:
+                        return  # removed, and its deliveries with it
+                    if unrecorded:
+                        await record_attempts(session, instance, unrecorded, policy)
+                    unrecorded = []
+                    window = await plan_window(
+                        session, hub, context.runtime, instance, _budget(made, deadline)
+                    )
+                if window is None:
+                    return
             if client is None:
                 client = await stack.enter_async_context(
                     delivery_client(allow_private=settings.allow_private_networks, timeout=timeout)
                 )
-            sent = await send_window(client, window, timeout, context, instance_id, deadline)
+            after = _budget(made + len(window.attempts), deadline)
+            ahead = asyncio.create_task(
+                record_and_read_ahead(hub, instance_id, unrecorded, window, after, policy)
+            )
+            try:
+                sent = await send_window(client, window, timeout, context, instance_id, deadline)
+            except BaseException:
+                ahead.cancel()
+                await asyncio.wait([ahead])
+                raise
+            next_window = await ahead  # `unrecorded` is recorded by now
             made += len(sent)
+            unrecorded = sent
+            went_through = len(sent) == len(window.attempts) and sent[-1][1].succeeded
+            window = next_window if went_through else None
+
+
+def _budget(made: int, deadline: float) -> int:
+    return MAX_ATTEMPTS_PER_RUN - made if time.monotonic() < deadline else 0
+
+
+async def record_and_read_ahead(
+    hub: Hub,
+    instance_id: str,
+    unrecorded: list[Sent],
+    sending: Window,
+    budget: int,
+    policy: DeliveryPolicy,
+) -> Window | None:
+    """Record attempts already made, and read the window after `sending`: None when
+    anything but sending it would come next (the caller then plans as usual)."""
+    async with hub.database.transaction() as session:
+        instance = await session.get(Instance, instance_id)
+        if instance is None:
+            return None
+        if unrecorded:
+            await record_attempts(session, instance, unrecorded, policy)
+        if budget <= 0 or not accepts_deliveries(instance):
+            return None
+        skipped = [planned.delivery_id for planned in sending.attempts]
+        heads = await head_of_queue(
+            session, instance.id, utcnow(), limit=min(WINDOW, budget), skipping=skipped
+        )
+        return _window(hub, instance, heads)
 
 
 async def send_window(
@@ -165,6 +219,11 @@ async def plan_window(
     if budget <= 0:
         await wake_delivery(session, instance.id, runtime)  # the rest in a fresh job
         return None
+    return _window(hub, instance, heads)
+
+
+def _window(hub: Hub, instance: Instance, heads: list[QueuedDelivery]) -> Window | None:
+    """The due deliveries at the start of `heads`, with what sending them needs."""
     planned = []
     for delivery in heads:  # up to the first one that is not due: nothing passes it
         if not delivery.due:
@@ -172,9 +231,11 @@ async def plan_window(
         if delivery.payload is None:  # every delivery is created with its body
             raise RuntimeError(f"delivery {delivery.id} has no body to send")
         planned.append(PlannedAttempt(delivery.id, delivery.attempts, delivery.payload))
+    if not planned:
+        return None
     return Window(
         url=instance.events["callback_url"],
-        signer=Signer.of(secrets_in_force(hub.secrets, instance, now)),
+        signer=Signer.of(secrets_in_force(hub.secrets, instance, utcnow())),
         attempts=planned,
     )
 
