@@ -21,6 +21,25 @@ from interlink.settings import Settings
 from interlink.storage.database import Database
 from interlink.vendor.ratelimit import RateLimiterRegistry
 
+# No cap on connections at once (each client had its own pool of 100 before they were
+# shared); idle ones are kept a little longer than httpx's 5 s, for polls a few seconds apart.
+VENDOR_LIMITS = httpx.Limits(
+    max_connections=None, max_keepalive_connections=100, keepalive_expiry=15
+)
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """A client's handle on a transport it does not own: closing the client keeps it."""
+
+    def __init__(self, shared: httpx.AsyncBaseTransport) -> None:
+        self.shared = shared
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.shared.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
+
 
 @dataclass
 class Hub:
@@ -67,13 +86,24 @@ class Hub:
         about 20 ms of CPU, which per poll was the hub's largest cost (docs/benchmarks.md)."""
         return httpx.create_ssl_context()
 
-    def vendor_transport(self) -> httpx.AsyncBaseTransport:
-        """Every outbound call to a tenant-controlled URL goes through the guard."""
+    @cached_property
+    def _vendor_pool(self) -> httpx.AsyncBaseTransport:
         return guarded_transport(
-            allow_private=self.settings.allow_private_networks, verify=self.tls_context
+            allow_private=self.settings.allow_private_networks,
+            verify=self.tls_context,
+            limits=VENDOR_LIMITS,
         )
+
+    def vendor_transport(self) -> httpx.AsyncBaseTransport:
+        """Every outbound call to a tenant-controlled URL goes through the guard, on one
+        pool of connections for the process: a poll reuses the connection the last poll
+        of that vendor left open (no TCP or TLS handshake each time). Closing what this
+        returns leaves the pool open; the hub closes it."""
+        return SharedTransport(self._vendor_pool)
 
     async def close(self) -> None:
         if "files" in self.__dict__:  # only a store that was opened has anything to close
             await self.files.aclose()
+        if "_vendor_pool" in self.__dict__:
+            await self._vendor_pool.aclose()
         await self.database.dispose()

@@ -22,7 +22,7 @@ SECRET_KEY = "polling-tests-secret-key-0123456789-abcdef"
 
 
 @pytest.fixture
-def poll_hub(database: Database, tmp_path: Path) -> Hub:
+async def poll_hub(database: Database, tmp_path: Path) -> AsyncIterator[Hub]:
     settings = Settings(
         data_dir=tmp_path / "hub",
         database_url=database.url,
@@ -34,7 +34,8 @@ def poll_hub(database: Database, tmp_path: Path) -> Hub:
     registry = TaskRegistry()
     register_polling(registry, hub)
     hub.runtime_ = EmbeddedRuntime(database, registry, poll_interval=0.02)
-    return hub
+    yield hub
+    await hub.close()  # its vendor connections (the database fixture disposes again: harmless)
 
 
 @pytest.fixture
