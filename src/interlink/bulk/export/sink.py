@@ -1,6 +1,6 @@
 """Where a download's records go: NDJSON parts in the file store, each id once.
 
-Records are buffered and written as one part per flush (about a MiB, or a couple of
+Records are buffered and written as one part per flush (about 4 MiB, or a couple of
 seconds of paging): a part per vendor page would cost an fsync and a commit per hundred
 records. A flush checkpoints at a page boundary: the part is written first, then one
 transaction records its ids and the position to resume from. A crash between the two
@@ -10,7 +10,7 @@ leaves a part beyond the checkpoint, which the resumed job drops and writes agai
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,10 @@ from interlink.hub import Hub
 from interlink.storage.models import BulkExportedId
 from interlink.storage.types import utcnow
 
-FLUSH_BYTES = 1 << 20
+# 4 MiB rather than 1: each flush costs two fsyncs, a commit and a few thread hops, and
+# fewer of them took 6-9% off the hub's CPU per exported record (docs/benchmarks.md).
+# The buffer (and so the hub's memory) stays bounded by this, whatever the export's size.
+FLUSH_BYTES = 4 << 20
 FLUSH_SECONDS = 2.0
 # Ids per statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 IDS_PER_QUERY = 1000
@@ -83,18 +86,27 @@ class ExportSink:
         self._since = time.monotonic()
 
     def add(self, record: dict[str, Any]) -> None:
-        record_id = record["id"]
-        if type(record_id) is not str:  # normalized records have a string id already
-            record_id = str(record_id)
-        ids = self._ids
-        if record_id in ids:
-            return
-        ids[record_id] = None
-        # Not orjson's OPT_APPEND_NEWLINE: its bytes keep the larger buffer they were written
-        # in (~1 KB a line here), which made a buffered MiB cost several in memory.
-        line = orjson.dumps(record) + b"\n"
-        self._lines.append(line)
-        self._size += len(line)
+        self.add_all((record,))
+
+    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Buffer `records` (a page), each id once. One call per page, not per record: the
+        loop runs for every record of an export, so its lookups are kept local."""
+        ids, lines, dumps = self._ids, self._lines, orjson.dumps
+        size = 0
+        for record in records:
+            record_id = record["id"]
+            if type(record_id) is not str:  # normalized records have a string id already
+                record_id = str(record_id)
+            if record_id in ids:
+                continue
+            ids[record_id] = None
+            # Not orjson's OPT_APPEND_NEWLINE, nor its bytes as they are: those keep the
+            # buffer they were written in (4 KB a line here), which made a buffered MiB
+            # cost several in memory. The concatenation is a copy of the right size.
+            line = dumps(record) + b"\n"
+            lines.append(line)
+            size += len(line)
+        self._size += size
 
     def page_done(self) -> None:
         self._pages += 1
@@ -109,6 +121,11 @@ class ExportSink:
         """The query's `limit` is met, counting what the buffer holds (some of it may still
         turn out to be duplicates, which the flush finds; the caller then pages on)."""
         return self._limit is not None and self.checkpoint.records + len(self._lines) >= self._limit
+
+    @property
+    def limit(self) -> int | None:
+        """At most this many records are written (the query's `limit`), or None."""
+        return self._limit
 
     @property
     def full(self) -> bool:
@@ -132,21 +149,27 @@ class ExportSink:
             size = sum(len(line) for line in lines)
         else:
             size = self._size  # everything buffered is kept: no pairing and re-summing
+        count, data = len(lines), b"".join(lines)
+        # The joined copy is all there is left to write: the lines go now rather than after
+        # the commit, which takes most of a buffer off the hub's peak memory. (A flush that
+        # fails ends the run; the next one starts from the checkpoint with a new sink.)
+        self._lines = lines = []
         point = self.checkpoint
         parts = point.parts
-        if lines:
+        if count:
             parts += 1
-            await self._store.write_part(self._key, parts, b"".join(lines))
+            await self._store.write_part(self._key, parts, data)
+        del data
         async with self._hub.database.transaction() as session:
             job = await running_job(session, self._job_id)
-            if lines and self._remember_ids:
+            if count and self._remember_ids:
                 await session.execute(
                     insert(BulkExportedId),
                     [{"job_id": self._job_id, "record_id": record_id} for record_id in ids],
                 )
             point.position = position
             point.parts = parts
-            point.records += len(lines)
+            point.records += count
             point.pages += self._pages
             point.bytes += size
             job.checkpoint = point.stored()
