@@ -19,26 +19,14 @@ from interlink.security.outbound import guarded_transport
 from interlink.security.secrets_box import SecretBox
 from interlink.settings import Settings
 from interlink.storage.database import Database
+from interlink.vendor.pools import LentTransport, PoolsByOrigin
 from interlink.vendor.ratelimit import RateLimiterRegistry
 
-# No cap on connections at once (each client had its own pool of 100 before they were
-# shared); idle ones are kept a little longer than httpx's 5 s, for polls a few seconds apart.
+# Per vendor origin: no cap on connections at once (as each client had its own pool
+# before), and idle ones kept a little longer than httpx's 5 s, for polls seconds apart.
 VENDOR_LIMITS = httpx.Limits(
-    max_connections=None, max_keepalive_connections=100, keepalive_expiry=15
+    max_connections=None, max_keepalive_connections=20, keepalive_expiry=15
 )
-
-
-class SharedTransport(httpx.AsyncBaseTransport):
-    """A client's handle on a transport it does not own: closing the client keeps it."""
-
-    def __init__(self, shared: httpx.AsyncBaseTransport) -> None:
-        self.shared = shared
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.shared.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        return None
 
 
 @dataclass
@@ -87,23 +75,25 @@ class Hub:
         return httpx.create_ssl_context()
 
     @cached_property
-    def _vendor_pool(self) -> httpx.AsyncBaseTransport:
-        return guarded_transport(
-            allow_private=self.settings.allow_private_networks,
-            verify=self.tls_context,
-            limits=VENDOR_LIMITS,
+    def _vendor_pools(self) -> PoolsByOrigin:
+        return PoolsByOrigin(
+            lambda: guarded_transport(
+                allow_private=self.settings.allow_private_networks,
+                verify=self.tls_context,
+                limits=VENDOR_LIMITS,
+            )
         )
 
     def vendor_transport(self) -> httpx.AsyncBaseTransport:
-        """Every outbound call to a tenant-controlled URL goes through the guard, on one
-        pool of connections for the process: a poll reuses the connection the last poll
-        of that vendor left open (no TCP or TLS handshake each time). Closing what this
-        returns leaves the pool open; the hub closes it."""
-        return SharedTransport(self._vendor_pool)
+        """Every outbound call to a tenant-controlled URL goes through the guard, on the
+        process's pools of vendor connections (vendor/pools.py): a poll reuses the
+        connection the last poll of that vendor left open. Closing what this returns
+        leaves the pools open; the hub closes them."""
+        return LentTransport(self._vendor_pools)
 
     async def close(self) -> None:
         if "files" in self.__dict__:  # only a store that was opened has anything to close
             await self.files.aclose()
-        if "_vendor_pool" in self.__dict__:
-            await self._vendor_pool.aclose()
+        if "_vendor_pools" in self.__dict__:
+            await self._vendor_pools.aclose()
         await self.database.dispose()

@@ -1,5 +1,5 @@
-"""The hub's one pool of vendor connections: clients come and go, connections stay, and
-the hub closes them."""
+"""The hub's pools of vendor connections: clients come and go, connections stay (one pool
+per vendor origin), and the hub closes them."""
 
 from __future__ import annotations
 
@@ -23,9 +23,18 @@ async def _peer(request: Request) -> JSONResponse:
     return JSONResponse({"port": request.client.port})
 
 
+VENDOR = Starlette(routes=[Route("/peer", _peer)])
+
+
 @pytest.fixture
 async def vendor_url() -> AsyncIterator[str]:
-    async with serving(Starlette(routes=[Route("/peer", _peer)])) as url:
+    async with serving(VENDOR) as url:
+        yield url
+
+
+@pytest.fixture
+async def other_vendor_url() -> AsyncIterator[str]:
+    async with serving(VENDOR) as url:
         yield url
 
 
@@ -52,6 +61,16 @@ async def test_clients_of_one_vendor_reuse_the_connection_the_last_one_left(
 ) -> None:
     first = await peer_port(hub, vendor_url)
     assert await peer_port(hub, vendor_url) == first  # same socket: no new handshake
+
+
+async def test_each_vendor_origin_keeps_its_own_connections(
+    hub: Hub, vendor_url: str, other_vendor_url: str
+) -> None:
+    first = await peer_port(hub, vendor_url)
+    other = await peer_port(hub, other_vendor_url)
+    assert await peer_port(hub, vendor_url) == first
+    assert await peer_port(hub, other_vendor_url) == other
+    assert len(hub._vendor_pools.origins) == 2
 
 
 async def test_closing_the_hub_closes_the_pools_connections(hub: Hub, vendor_url: str) -> None:
