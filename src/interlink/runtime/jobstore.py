@@ -66,6 +66,8 @@ class JobStore:
     def __init__(self, database: Database, worker_id: str) -> None:
         self.database = database
         self.worker_id = worker_id
+        # Built once, like the claim: a defer is on every poll's and event's path.
+        self._insert_once = _insert_once_statement(postgresql if not database.is_sqlite else sqlite)
 
     async def insert(
         self,
@@ -94,20 +96,10 @@ class JobStore:
             return int((await session.execute(_INSERT, values)).scalar_one())
         # A second queued job of the lock is skipped, not an error: the caller's
         # transaction goes on without a savepoint (three statements less per defer).
-        job_id = (await session.execute(self._insert_once(), values)).scalar_one_or_none()
+        job_id = (await session.execute(self._insert_once, values)).scalar_one_or_none()
         if job_id is None:
             raise AlreadyQueued(queueing_lock)
         return int(job_id)
-
-    def _insert_once(self) -> Any:
-        dialect = postgresql if not self.database.is_sqlite else sqlite
-        return (
-            dialect.insert(JOBS)
-            .on_conflict_do_nothing(
-                index_elements=[JOBS.c.queueing_lock], index_where=JOBS.c.status == "todo"
-            )
-            .returning(JOBS.c.id)
-        )
 
     async def claim(self, now: datetime) -> Claim | None:
         """Take the next ready job, or None. Safe with any number of workers at once."""
@@ -323,6 +315,19 @@ def _claim_statement() -> Any:
 
 _CLAIM = _claim_statement()
 _INSERT = insert(JOBS).returning(JOBS.c.id)
+
+
+def _insert_once_statement(dialect: Any) -> Any:
+    """An insert that skips, rather than fails on, a second queued job of a queueing lock
+    (the partial unique index `uq_jobs_queueing_lock`): no id comes back then."""
+    return (
+        dialect.insert(JOBS)
+        .on_conflict_do_nothing(
+            index_elements=[JOBS.c.queueing_lock],
+            index_where=JOBS.c.status == JobStatus.TODO.value,
+        )
+        .returning(JOBS.c.id)
+    )
 
 
 def _queueing_lock_if_free() -> ColumnElement[Any]:
