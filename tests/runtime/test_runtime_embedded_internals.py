@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from conftest import EMBEDDED
 from interlink.errors import ConfigurationError
 from interlink.runtime import EmbeddedRuntime, JobContext, JobStatus, TaskRegistry
+from interlink.runtime.jobstore import Claim
 from interlink.storage.database import Database
 from interlink.storage.models import Job
 
@@ -215,3 +216,31 @@ async def test_a_job_of_a_process_gone_from_this_machine_is_taken_back_at_once_o
         await asyncio.sleep(1)
         assert (await runtime.get_job(job_id)).status == JobStatus.DOING
         assert ran == []
+
+
+async def test_a_slot_frees_when_the_handler_returns_not_once_its_outcome_is_recorded(
+    make_runtime: RuntimeFactory, registry: TaskRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second_started = asyncio.Event()
+
+    @registry.task(name="t")
+    async def task(context: JobContext, n: int) -> None:
+        if n == 2:
+            second_started.set()
+
+    runtime = cast(EmbeddedRuntime, await make_runtime(concurrency=1))
+    store = runtime._store
+    succeed = store.succeed
+
+    async def record_after_the_next_job_started(claim: Claim, now: datetime) -> bool:
+        if claim.args["n"] == 1:  # the one slot must be free while this is recorded
+            await asyncio.wait_for(second_started.wait(), 10)
+        return await succeed(claim, now)
+
+    monkeypatch.setattr(store, "succeed", record_after_the_next_job_started)
+    first = await runtime.defer("t", {"n": 1})
+    second = await runtime.defer("t", {"n": 2})
+    await runtime.start()
+    for job_id in (first, second):
+        job = await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))
+        assert job.attempts == 1
