@@ -3,6 +3,8 @@ as the DBAPI promises, and a failed transaction leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -80,3 +82,25 @@ async def test_a_failing_statement_raises_and_its_transaction_keeps_nothing(
         assert await session.scalar(select(func.count()).select_from(Organization)) == 1
     async with database.transaction() as session:  # the connection is usable again
         session.add(Organization(id=new_id("org"), name="after"))
+
+
+async def test_freeing_a_large_value_does_not_rewrite_its_pages(
+    database: Database, tmp_path: Path
+) -> None:
+    # A delivered body (tens of KiB in overflow pages) is set to NULL. With secure_delete
+    # ON, the default of some builds, every freed page is zeroed: written to the WAL, then
+    # to the file. FAST frees them without writing them.
+    wal = tmp_path / "one-trip.db-wal"
+    async with database.transaction() as session:
+        assert (await session.execute(text("PRAGMA secure_delete"))).scalar_one() == 2  # FAST
+        await session.execute(text("CREATE TABLE bodies (id INTEGER PRIMARY KEY, body BLOB)"))
+        await session.execute(
+            text("INSERT INTO bodies (body) VALUES (:body)"), {"body": b"x" * 200_000}
+        )
+    with contextlib.closing(sqlite3.connect(tmp_path / "one-trip.db")) as checkpointer:
+        checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert wal.stat().st_size == 0
+    async with database.transaction() as session:
+        await session.execute(text("UPDATE bodies SET body = NULL"))
+    page_frames = wal.stat().st_size / (4096 + 24)
+    assert page_frames < 8  # the row's page and the free list's, not the 49 freed pages

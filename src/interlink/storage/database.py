@@ -88,6 +88,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Some builds (Debian's among them) default to secure_delete=ON, which overwrites
+        # every freed page: a delivered body's ~15 overflow pages each, written to the WAL
+        # and again to the file. FAST still zeroes what is deleted within a page, at no
+        # extra I/O; freed overflow pages are reused rather than rewritten.
+        cursor.execute("PRAGMA secure_delete=FAST")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
