@@ -3,6 +3,7 @@ schedule, strict order, bounded runs, and a crash between sending and recording.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
@@ -10,8 +11,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from interlink.eventing.cloudevents import BATCH_CONTENT_TYPE
 from interlink.eventing.delivery import task as delivery_task
 from interlink.eventing.delivery.schedule import RETRY_AFTER_CAP_SECONDS
+from interlink.eventing.delivery.sender import USER_AGENT
 from interlink.eventing.task_names import DELIVER_TASK
 from interlink.server import RunningHub
 from interlink.storage.types import utcnow
@@ -236,6 +239,39 @@ async def test_redirects_are_not_followed(
     [delivery] = await deliveries_of(hub.hub, instance["id"])
     assert [a.status_code for a in await attempts_of(hub.hub, delivery.id)] == [307, 204]
     assert len(receiver.received) == 2  # the 307 was an answer, not a detour
+
+
+async def test_a_delivery_says_who_sends_it_and_keeps_no_cookies(
+    hub: RunningHub, api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    # Deliveries go to the transport, not through a client: no cookie jar, and the
+    # headers a client would add are the sender's to set.
+    receiver.reply(Reply(204, headers={"set-cookie": "session=abc; Path=/"}))
+    instance = await make_instance(api, receiver.url)
+    for n in range(2):
+        await record(hub.hub, instance["id"], change(f"c{n}"))
+    await drive(hub.hub, all_finished(hub.hub, instance["id"], count=2))
+
+    assert len(receiver.received) == 2
+    for received in receiver.received:
+        assert received.headers["user-agent"] == USER_AGENT
+        assert received.headers["content-type"] == BATCH_CONTENT_TYPE
+        assert "cookie" not in received.headers
+
+
+async def test_an_encoded_answer_is_kept_decoded(
+    hub: RunningHub, api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    message = b"receiver says no: " + b"x" * 2000
+    receiver.reply(Reply(500, headers={"content-encoding": "gzip"}, body=gzip.compress(message)))
+    instance = await make_instance(api, receiver.url)
+    await record(hub.hub, instance["id"], change("c1"))
+    await drive(hub.hub, all_finished(hub.hub, instance["id"]))
+
+    [delivery] = await deliveries_of(hub.hub, instance["id"])
+    failed, succeeded = await attempts_of(hub.hub, delivery.id)
+    assert (failed.status_code, succeeded.status_code) == (500, 204)
+    assert failed.response_body == message[:1024].decode()
 
 
 async def test_a_window_read_ahead_waits_behind_a_failure_in_the_window_being_sent(

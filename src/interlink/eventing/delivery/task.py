@@ -35,7 +35,7 @@ from interlink.eventing.delivery.outcome import (
     attempt_values,
 )
 from interlink.eventing.delivery.queue import QueuedDelivery, accepts_deliveries, head_of_queue
-from interlink.eventing.delivery.sender import AttemptResult, delivery_client, post_batch
+from interlink.eventing.delivery.sender import AttemptResult, delivery_transport, post_batch
 from interlink.eventing.delivery.signing import Signer, secrets_in_force
 from interlink.eventing.recorder import wake_delivery
 from interlink.eventing.task_names import DELIVER_TASK
@@ -112,7 +112,7 @@ async def drain_queue(hub: Hub, context: JobContext, instance_id: str) -> None:
     unrecorded: list[Sent] = []
     window: Window | None = None
     async with contextlib.AsyncExitStack() as stack:
-        client = None  # one for the whole run, so that its connections are kept
+        transport = None  # one for the whole run, so that its connections are kept
         while True:
             if window is None:
                 async with hub.database.transaction() as session:
@@ -127,16 +127,16 @@ async def drain_queue(hub: Hub, context: JobContext, instance_id: str) -> None:
                     )
                 if window is None:
                     return
-            if client is None:
-                client = await stack.enter_async_context(
-                    delivery_client(allow_private=settings.allow_private_networks, timeout=timeout)
+            if transport is None:
+                transport = await stack.enter_async_context(
+                    delivery_transport(allow_private=settings.allow_private_networks)
                 )
             after = _budget(made + len(window.attempts), deadline)
             ahead = asyncio.create_task(
                 record_and_read_ahead(hub, instance_id, unrecorded, window, after, policy)
             )
             try:
-                sent = await send_window(client, window, timeout, context, instance_id, deadline)
+                sent = await send_window(transport, window, timeout, context, instance_id, deadline)
             except BaseException:
                 ahead.cancel()
                 await asyncio.wait([ahead])
@@ -178,7 +178,7 @@ async def record_and_read_ahead(
 
 
 async def send_window(
-    client: httpx.AsyncClient,
+    transport: httpx.AsyncBaseTransport,
     window: Window,
     timeout: float,  # noqa: ASYNC109 - each attempt's deadline
     context: JobContext,
@@ -192,7 +192,7 @@ async def send_window(
         if sent and time.monotonic() >= deadline:
             break  # the rest stays at the head of the queue, for the next run
         headers = window.signer.headers(planned.delivery_id, planned.body, utcnow())
-        result = await post_batch(client, window.url, planned.body, headers, timeout=timeout)
+        result = await post_batch(transport, window.url, planned.body, headers, timeout=timeout)
         sent.append((planned, result))
         _log_attempt(context, instance_id, planned, result)
         if not result.succeeded:
