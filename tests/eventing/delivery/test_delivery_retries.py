@@ -7,9 +7,11 @@ import gzip
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from interlink.eventing.cloudevents import BATCH_CONTENT_TYPE
 from interlink.eventing.delivery import task as delivery_task
@@ -17,6 +19,7 @@ from interlink.eventing.delivery.schedule import RETRY_AFTER_CAP_SECONDS
 from interlink.eventing.delivery.sender import USER_AGENT
 from interlink.eventing.task_names import DELIVER_TASK
 from interlink.server import RunningHub
+from interlink.storage.models import Delivery
 from interlink.storage.types import utcnow
 from tests.eventing.delivery.receiver import Receiver, Reply
 from tests.eventing.delivery.support import (
@@ -239,6 +242,36 @@ async def test_redirects_are_not_followed(
     [delivery] = await deliveries_of(hub.hub, instance["id"])
     assert [a.status_code for a in await attempts_of(hub.hub, delivery.id)] == [307, 204]
     assert len(receiver.received) == 2  # the 307 was an answer, not a detour
+
+
+async def test_a_window_holds_bodies_up_to_its_byte_budget(
+    hub: RunningHub,
+    api: httpx.AsyncClient,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    instance = await make_instance(api, receiver.url)
+    for n in range(5):
+        await record(hub.hub, instance["id"], change(f"c{n}"))
+    [first, *_] = await deliveries_of(hub.hub, instance["id"])
+    async with hub.hub.database.reading() as session:
+        body = await session.scalar(select(Delivery.payload).where(Delivery.id == first.id))
+    assert body is not None
+    # Room for two bodies of this size (all five are alike), not three.
+    monkeypatch.setattr(delivery_task, "WINDOW_BYTES", len(body) * 2 + 10)
+    windows: list[int] = []
+    send_window = delivery_task.send_window
+
+    async def counted(*args: Any) -> list[delivery_task.Sent]:
+        windows.append(len(args[1].attempts))
+        return await send_window(*args)
+
+    monkeypatch.setattr(delivery_task, "send_window", counted)
+    await drive(hub.hub, all_finished(hub.hub, instance["id"], count=5))
+
+    assert windows == [2, 2, 1]
+    ids = [delivery.id for delivery in await deliveries_of(hub.hub, instance["id"])]
+    assert receiver.webhook_ids == ids
 
 
 async def test_a_delivery_says_who_sends_it_and_keeps_no_cookies(

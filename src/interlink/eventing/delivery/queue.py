@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import case, or_, select, text
+from sqlalchemy import bindparam, case, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interlink.storage.models import UNFINISHED_DELIVERY, Delivery, Instance
@@ -38,6 +38,23 @@ class QueuedDelivery(NamedTuple):
     due: bool
 
 
+# Built once: building the statement (and its IN list) cost about a third of reading a
+# window. Spelt as the partial index spells it, so the head is read from that index in order.
+_DUE = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= bindparam("now"))
+_HEAD = (
+    select(
+        Delivery.id,
+        Delivery.attempts,
+        Delivery.next_attempt_at,
+        case((_DUE, Delivery.payload)).label("payload"),
+    )
+    .where(Delivery.instance_id == bindparam("instance_id"), text(UNFINISHED_DELIVERY))
+    .order_by(Delivery.first_sequence, Delivery.id)
+    .limit(bindparam("limit"))
+)
+_HEAD_SKIPPING = _HEAD.where(Delivery.id.not_in(bindparam("skipping", expanding=True)))
+
+
 async def head_of_queue(
     session: AsyncSession,
     instance_id: str,
@@ -49,20 +66,11 @@ async def head_of_queue(
     """The first `limit` unfinished deliveries, lowest first sequence first (then oldest),
     with the bodies of those due at `now` (a head waiting for hours costs no body);
     `skipping`: deliveries being sent, not recorded yet."""
-    due = or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
-    query = select(
-        Delivery.id,
-        Delivery.attempts,
-        Delivery.next_attempt_at,
-        case((due, Delivery.payload)).label("payload"),
-    ).where(
-        # Spelt as the partial index spells it, so the head is read from that index in order.
-        Delivery.instance_id == instance_id,
-        text(UNFINISHED_DELIVERY),
-    )
+    parameters = {"instance_id": instance_id, "now": now, "limit": limit}
     if skipping:
-        query = query.where(Delivery.id.not_in(skipping))
-    rows = await session.execute(query.order_by(Delivery.first_sequence, Delivery.id).limit(limit))
+        rows = await session.execute(_HEAD_SKIPPING, {**parameters, "skipping": list(skipping)})
+    else:
+        rows = await session.execute(_HEAD, parameters)
     return [
         QueuedDelivery(
             delivery_id,

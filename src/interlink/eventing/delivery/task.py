@@ -53,9 +53,13 @@ MAX_ATTEMPTS_PER_RUN = 500
 MAX_SECONDS_PER_RUN = 30.0
 # Deliveries read (with their bodies) per transaction; their attempts are recorded
 # together too, so a crash re-sends at most this many. Each transaction costs about as
-# much as reading and recording a dozen deliveries on SQLite: fewer, larger windows pay.
-# At most 50 × 256 KiB of bodies are held at once.
-WINDOW = 50
+# much as reading and recording a dozen deliveries on SQLite, in the thread that also
+# sends: fewer, larger windows pay (100 rather than 50: +9% deliveries/s on loopback).
+WINDOW = 100
+# A window keeps the bodies it sends up to this size (always at least one): two windows,
+# the one being sent and the one read ahead, hold at most 2 × 8 MiB, where 100 batches
+# of up to 256 KiB could be 25 MiB each. The rest is read again for the next window.
+WINDOW_BYTES = 8 * 1024 * 1024
 
 # The handler only fails when the database does; the deliveries wait in their rows.
 HANDLER_RETRY = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=300.0)
@@ -224,12 +228,16 @@ async def plan_window(
 
 def _window(hub: Hub, instance: Instance, heads: list[QueuedDelivery]) -> Window | None:
     """The due deliveries at the start of `heads`, with what sending them needs."""
-    planned = []
+    planned: list[PlannedAttempt] = []
+    size = 0
     for delivery in heads:  # up to the first one that is not due: nothing passes it
         if not delivery.due:
             break
         if delivery.payload is None:  # every delivery is created with its body
             raise RuntimeError(f"delivery {delivery.id} has no body to send")
+        size += len(delivery.payload)
+        if planned and size > WINDOW_BYTES:
+            break
         planned.append(PlannedAttempt(delivery.id, delivery.attempts, delivery.payload))
     if not planned:
         return None
