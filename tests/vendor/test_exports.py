@@ -388,6 +388,16 @@ async def test_records_are_normalized_like_list_pages(
     ]
 
 
+async def test_a_line_orjson_refuses_is_read_by_the_standard_decoder(
+    acme: VendorClient, export_vendor: ExportVendor
+) -> None:
+    # An integer past 64 bits: orjson refuses it, Python's json reads it, as for list pages.
+    big = 2**70
+    export_vendor.bodies["7"] = [line(1) + b'{"contact_id": 2, "score": %d}\n' % big]
+    records = [record async for record in acme.export_records("contacts", "7")]
+    assert records[1] == {"id": "2", "contact_id": 2, "score": big}
+
+
 @pytest.mark.parametrize(
     ("bad_line", "message"),
     [

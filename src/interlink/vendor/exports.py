@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 from interlink.elements.definition import (
     BulkExport,
     ElementDefinition,
@@ -321,10 +323,15 @@ async def _physical_lines(
 
 def parse_line(line: bytes, number: int, *, where: str) -> dict[str, Any]:
     try:
-        # The standard decoder, as for list pages: the same record whichever way it came.
-        record = json.loads(line)
-    except ValueError as exc:
-        raise FatalVendorError(f"{where}: line {number} is not JSON ({exc})") from exc
+        # As for list pages (errors.json_body): orjson, several times faster on the
+        # millions of lines of an export, and the standard module for what orjson
+        # refuses (NaN, integers past 64 bits): the same record whichever way it came.
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise FatalVendorError(f"{where}: line {number} is not JSON ({exc})") from exc
     if not isinstance(record, dict):
         raise FatalVendorError(f"{where}: line {number} is not a JSON object")
     return record
