@@ -8,14 +8,11 @@ The caller tells it apart from a failing vendor and starts a new export.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-
-import orjson
 
 from interlink.elements.definition import (
     BulkExport,
@@ -30,6 +27,7 @@ from interlink.vendor.errors import (
     FatalVendorError,
     RecordNotFound,
     VendorAuthError,
+    decode_json,
 )
 from interlink.vendor.hooks import ExportContext, Hooks
 from interlink.vendor.paths import lookup
@@ -323,15 +321,9 @@ async def _physical_lines(
 
 def parse_line(line: bytes, number: int, *, where: str) -> dict[str, Any]:
     try:
-        # As for list pages (errors.json_body): orjson, several times faster on the
-        # millions of lines of an export, and the standard module for what orjson
-        # refuses (NaN, integers past 64 bits): the same record whichever way it came.
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise FatalVendorError(f"{where}: line {number} is not JSON ({exc})") from exc
+        record = decode_json(line)  # as list pages are decoded
+    except ValueError as exc:
+        raise FatalVendorError(f"{where}: line {number} is not JSON ({exc})") from exc
     if not isinstance(record, dict):
         raise FatalVendorError(f"{where}: line {number} is not a JSON object")
     return record

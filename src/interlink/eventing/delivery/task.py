@@ -56,9 +56,10 @@ MAX_SECONDS_PER_RUN = 30.0
 # much as reading and recording a dozen deliveries on SQLite, in the thread that also
 # sends: fewer, larger windows pay (100 rather than 50: +9% deliveries/s on loopback).
 WINDOW = 100
-# A window keeps the bodies it sends up to this size (always at least one): two windows,
-# the one being sent and the one read ahead, hold at most 2 × 8 MiB, where 100 batches
-# of up to 256 KiB could be 25 MiB each. The rest is read again for the next window.
+# A window keeps the bodies it sends up to this size (always at least one), so the two
+# windows held at once, the one being sent and the one read ahead, keep at most 2 × 8 MiB
+# (100 batches of up to 256 KiB are 25 MiB, read and then cut). What is cut is read
+# again for the next window.
 WINDOW_BYTES = 8 * 1024 * 1024
 
 # The handler only fails when the database does; the deliveries wait in their rows.
@@ -227,7 +228,8 @@ async def plan_window(
 
 
 def _window(hub: Hub, instance: Instance, heads: list[QueuedDelivery]) -> Window | None:
-    """The due deliveries at the start of `heads`, with what sending them needs."""
+    """The due deliveries at the start of `heads`, up to WINDOW_BYTES of bodies, with
+    what sending them needs."""
     planned: list[PlannedAttempt] = []
     size = 0
     for delivery in heads:  # up to the first one that is not due: nothing passes it
