@@ -56,7 +56,7 @@ from interlink.asgi_server import serving
 from interlink.elements.catalog import builtin_elements
 from interlink.eventing.polling.scheduler import PollScheduler
 from interlink.eventing.polling.streams import LIVE
-from interlink.eventing.task_names import DELIVER_TASK, POLL_TASK
+from interlink.eventing.task_names import DELIVER_TASK, DELIVERY_QUEUE, POLL_TASK
 from interlink.hub import Hub
 from interlink.runtime import EmbeddedRuntime
 from interlink.sandbox import SandboxConfig, running_sandbox
@@ -169,7 +169,12 @@ async def _running_workers(data_dir: Path, concurrency: int | None) -> AsyncIter
     )
     hub = build_hub(settings, listen_url="http://127.0.0.1:9")
     if concurrency is not None:
-        hub.runtime_ = EmbeddedRuntime(hub.database, task_registry(hub), concurrency=concurrency)
+        hub.runtime_ = EmbeddedRuntime(
+            hub.database,
+            task_registry(hub),
+            concurrency=concurrency,
+            queue_concurrency={DELIVERY_QUEUE: settings.delivery_concurrency},
+        )
     await migrate(hub.database)
     scheduler = PollScheduler(hub)
     await hub.runtime.start()

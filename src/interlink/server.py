@@ -16,6 +16,7 @@ from interlink.bulk.tasks import register_bulk
 from interlink.eventing.delivery.task import register_delivery
 from interlink.eventing.polling.scheduler import PollScheduler
 from interlink.eventing.polling.tasks import register_polling
+from interlink.eventing.task_names import DELIVERY_QUEUE
 from interlink.eventing.webhooks.registration import register_webhook_tasks
 from interlink.hub import Hub
 from interlink.maintenance import register_maintenance, schedule_maintenance
@@ -59,9 +60,15 @@ def shared_vendor_budgets(hub: Hub) -> RateLimiterRegistry:
 def job_runtime(hub: Hub, concurrency: int) -> JobRuntime:
     """Embedded jobs on SQLite; procrastinate on PostgreSQL (the distributed deployment)."""
     registry = task_registry(hub)
+    # Deliveries have slots of their own: a burst of them never holds up polls, nor polls them.
+    own = {DELIVERY_QUEUE: hub.settings.delivery_concurrency}
     if hub.database.is_sqlite:
-        return EmbeddedRuntime(hub.database, registry, concurrency=concurrency)
-    return PostgresRuntime(hub.database.url, registry, concurrency=concurrency)
+        return EmbeddedRuntime(
+            hub.database, registry, concurrency=concurrency, queue_concurrency=own
+        )
+    return PostgresRuntime(
+        hub.database.url, registry, concurrency=concurrency, queue_concurrency=own
+    )
 
 
 def build_app(settings: Settings, *, workers: bool, listen_url: str) -> FastAPI:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=1 << 30, ge=1)
     # Jobs one process runs at the same time (`interlink worker --concurrency` overrides).
     worker_concurrency: int = Field(default=4, ge=1)
+    # Deliveries' own slots in each process, besides those: a burst of deliveries never
+    # holds up polls and exports, nor they deliveries. 0: deliveries share the slots above.
+    delivery_concurrency: int = Field(default=4, ge=0)
     # Spread of poll times around the interval, so many instances do not poll in step.
     poll_jitter: float = Field(default=0.1, ge=0, le=0.5)
 

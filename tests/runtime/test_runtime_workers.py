@@ -129,3 +129,65 @@ async def test_stop_cancels_jobs_that_outlast_the_timeout_and_requeues_them(
     assert job.attempts == 0  # a shutdown does not use up an attempt
     assert job.last_error is not None
     assert "cancelled" in job.last_error
+
+
+async def test_a_queue_with_slots_of_its_own_runs_while_every_other_slot_is_busy(
+    make_runtime: RuntimeFactory, registry: TaskRegistry
+) -> None:
+    started, released = asyncio.Event(), asyncio.Event()
+
+    @registry.task(name="long")
+    async def long(context: JobContext) -> None:
+        started.set()
+        await asyncio.wait_for(released.wait(), 10)  # only the other queue's job ends this
+
+    @registry.task(name="urgent", queue="urgent")
+    async def urgent(context: JobContext) -> None:
+        released.set()
+
+    runtime = await make_runtime(concurrency=1, queue_concurrency={"urgent": 1})
+    long_id = await runtime.defer("long", {})
+    await runtime.start()
+    await asyncio.wait_for(started.wait(), 10)
+    urgent_id = await runtime.defer("urgent", {})
+    for job_id in (urgent_id, long_id):
+        await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))
+
+
+async def test_a_queues_own_slots_take_none_of_the_other_jobs(
+    make_runtime: RuntimeFactory, registry: TaskRegistry
+) -> None:
+    running = 0
+    most_at_once = 0
+
+    @registry.task(name="step")
+    async def step(context: JobContext) -> None:
+        nonlocal running, most_at_once
+        running += 1
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0.05)  # every chance for an idle slot to take the next one
+        running -= 1
+
+    @registry.task(name="urgent", queue="urgent")
+    async def urgent(context: JobContext) -> None:
+        pass
+
+    runtime = await make_runtime(concurrency=1, queue_concurrency={"urgent": 2})
+    ids = [await runtime.defer("step", {}) for _ in range(4)]
+    await runtime.start()
+    for job_id in ids:
+        await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))
+    assert most_at_once == 1
+
+
+async def test_a_queue_without_slots_of_its_own_runs_in_the_shared_ones(
+    make_runtime: RuntimeFactory, registry: TaskRegistry
+) -> None:
+    @registry.task(name="elsewhere", queue="elsewhere")
+    async def elsewhere(context: JobContext) -> None:
+        pass
+
+    runtime = await make_runtime(concurrency=1, queue_concurrency={"urgent": 1})
+    job_id = await runtime.defer("elsewhere", {})
+    await runtime.start()
+    await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))

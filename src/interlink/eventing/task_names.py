@@ -2,6 +2,8 @@
 
 POLL_TASK = "eventing.poll"
 DELIVER_TASK = "eventing.deliver"
+# The deliver jobs' queue: it has slots of its own (INTERLINK_DELIVERY_CONCURRENCY).
+DELIVERY_QUEUE = "deliveries"
 REGISTER_WEBHOOK_TASK = "eventing.register_webhook"
 REMOVE_WEBHOOK_TASK = "eventing.remove_webhook"
 RETENTION_TASK = "eventing.retention"

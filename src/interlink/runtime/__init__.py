@@ -7,6 +7,7 @@ or PostgreSQL); `InMemoryRuntime` (in `interlink.runtime.testing`) is the fake f
 from interlink.runtime.base import AlreadyQueued, JobInfo, JobRuntime, JobStatus
 from interlink.runtime.embedded import EmbeddedRuntime
 from interlink.runtime.tasks import (
+    DEFAULT_QUEUE,
     Handler,
     JobContext,
     RetryLater,
@@ -16,6 +17,7 @@ from interlink.runtime.tasks import (
 )
 
 __all__ = [
+    "DEFAULT_QUEUE",
     "AlreadyQueued",
     "EmbeddedRuntime",
     "Handler",

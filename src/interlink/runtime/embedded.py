@@ -13,9 +13,10 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, assert_never
 
 from sqlalchemy import event
@@ -32,8 +33,8 @@ from interlink.runtime.base import (
 )
 from interlink.runtime.execution import Failed, Outcome, Retry, Succeeded, execute
 from interlink.runtime.joblog import JobLogger, job_logger
-from interlink.runtime.jobstore import Claim, JobStore, Recovered
-from interlink.runtime.tasks import JobContext, TaskRegistry
+from interlink.runtime.jobstore import Claim, JobStore, Recovered, TaskFilter
+from interlink.runtime.tasks import DEFAULT_QUEUE, JobContext, TaskRegistry
 from interlink.storage.database import Database
 from interlink.storage.types import utcnow
 
@@ -42,6 +43,17 @@ log = logging.getLogger("interlink.runtime")
 # Recording an outcome is retried a little; if the database stays away, the job is run
 # again after recovery rather than lost.
 _RECORD_ATTEMPTS = 3
+
+
+@dataclass(eq=False)
+class _Lane:
+    """Slots for some of the jobs: a claim for a lane takes only what `tasks` allows."""
+
+    slots: int
+    tasks: TaskFilter | None  # None: any job
+    # The handlers running in the lane's slots: a slot frees when its handler ends, not
+    # once the outcome is recorded, so the next job's claim overlaps that write.
+    handlers: set[asyncio.Task[Outcome]] = field(default_factory=set)
 
 
 @dataclass(eq=False)
@@ -58,6 +70,7 @@ class EmbeddedRuntime(JobRuntime):
         registry: TaskRegistry,
         *,
         concurrency: int = 4,
+        queue_concurrency: Mapping[str, int] | None = None,
         poll_interval: float = 1.0,
         heartbeat_interval: float = 10.0,
         stalled_after: float = 30.0,
@@ -65,6 +78,8 @@ class EmbeddedRuntime(JobRuntime):
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
+        if any(slots < 0 for slots in (queue_concurrency or {}).values()):
+            raise ConfigurationError("a queue's concurrency cannot be negative")
         if min(poll_interval, heartbeat_interval) <= 0:
             raise ConfigurationError("poll_interval and heartbeat_interval must be positive")
         if stalled_after <= heartbeat_interval:
@@ -72,6 +87,13 @@ class EmbeddedRuntime(JobRuntime):
         self.database = database
         self.registry = registry
         self.concurrency = concurrency
+        # Queues with slots of their own, besides the `concurrency` slots of every other
+        # job: e.g. deliveries, so that they never wait behind polls (nor polls behind them).
+        self.queue_concurrency = {
+            queue: slots
+            for queue, slots in (queue_concurrency or {}).items()
+            if slots > 0 and queue != DEFAULT_QUEUE
+        }
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stalled_after = stalled_after
@@ -83,9 +105,8 @@ class EmbeddedRuntime(JobRuntime):
         self._wake = asyncio.Event()
         self._running: dict[tuple[int, int], _Running] = {}  # by Claim.run
         self._supervisors: set[asyncio.Task[None]] = set()
-        # The handlers still running: a slot frees when its handler ends, not once the
-        # outcome is recorded, so the next job's claim overlaps that write.
-        self._handlers: set[asyncio.Task[Outcome]] = set()
+        self._lanes: list[_Lane] = []  # set by start(), once every task is registered
+        self._unlimited = _Lane(slots=1, tasks=None)  # run_until_idle's
         self._claim_loop_task: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -133,6 +154,7 @@ class EmbeddedRuntime(JobRuntime):
         if self._claim_loop_task is not None:
             raise RuntimeError("the runtime is already started")
         self._stopping = self._cancelling = False
+        self._lanes = _lanes(self.registry, self.concurrency, self.queue_concurrency)
         self._claim_loop_task = asyncio.create_task(self._claim_loop(), name="jobs-claim")
         self._background = [
             asyncio.create_task(self._heartbeat_loop(), name="jobs-heartbeat"),
@@ -140,7 +162,11 @@ class EmbeddedRuntime(JobRuntime):
         ]
         log.info(
             "job workers started",
-            extra={"worker_id": self.worker_id, "concurrency": self.concurrency},
+            extra={
+                "worker_id": self.worker_id,
+                "concurrency": self.concurrency,
+                "queue_concurrency": self.queue_concurrency,
+            },
         )
 
     async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - see JobRuntime
@@ -174,7 +200,7 @@ class EmbeddedRuntime(JobRuntime):
             heartbeat = asyncio.create_task(self._heartbeat_loop(), name="jobs-heartbeat")
         try:
             while (claim := await self._store.claim(utcnow())) is not None:
-                await self._supervise(claim)
+                await self._supervise(claim, self._unlimited)
         finally:
             if heartbeat is not None:
                 await _cancel_and_wait([heartbeat])
@@ -199,11 +225,15 @@ class EmbeddedRuntime(JobRuntime):
         while not self._stopping:
             # Cleared before looking, so that a wake-up arriving meanwhile is not lost.
             self._wake.clear()
-            if len(self._handlers) < self.concurrency:
-                claim = await self._claim()
-                if claim is not None:
-                    self._spawn(claim)
-                    continue
+            claimed = False
+            for lane in self._lanes:
+                if len(lane.handlers) < lane.slots:
+                    claim = await self._claim(lane.tasks)
+                    if claim is not None:
+                        self._spawn(claim, lane)
+                        claimed = True
+            if claimed:
+                continue
             # Woken by a defer, a finished job (a free slot, maybe a released lock) or
             # stop(); otherwise polling finds jobs deferred by other processes and jobs
             # whose scheduled time has come.
@@ -211,22 +241,22 @@ class EmbeddedRuntime(JobRuntime):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()
 
-    async def _claim(self) -> Claim | None:
+    async def _claim(self, tasks: TaskFilter | None) -> Claim | None:
         try:
-            return await self._store.claim(utcnow())
+            return await self._store.claim(utcnow(), tasks)
         except Exception:
             # The database may be briefly away; the loop must outlive that.
             log.exception("claiming a job failed", extra={"worker_id": self.worker_id})
             return None
 
-    def _spawn(self, claim: Claim) -> None:
-        supervisor = asyncio.create_task(self._supervise(claim), name=f"job-{claim.id}")
+    def _spawn(self, claim: Claim, lane: _Lane) -> None:
+        supervisor = asyncio.create_task(self._supervise(claim, lane), name=f"job-{claim.id}")
         self._supervisors.add(supervisor)
         supervisor.add_done_callback(self._supervisors.discard)
 
     # -- running one job ------------------------------------------------------------------
 
-    async def _supervise(self, claim: Claim) -> None:
+    async def _supervise(self, claim: Claim, lane: _Lane) -> None:
         """Run the handler in its own task, so that stop() can cancel the handler alone
         and this task still records what became of the job."""
         logger = job_logger(claim.id, claim.task_name, worker_id=self.worker_id)
@@ -238,8 +268,8 @@ class EmbeddedRuntime(JobRuntime):
             log=job_logger(claim.id, claim.task_name, attempt=claim.attempts),
         )
         handler = asyncio.create_task(execute(self.registry, context, claim.args))
-        self._handlers.add(handler)
-        handler.add_done_callback(self._handler_done)
+        lane.handlers.add(handler)
+        handler.add_done_callback(partial(self._handler_done, lane))
         running = self._running[claim.run] = _Running(claim, handler)
         if self._cancelling:
             handler.cancel()
@@ -254,8 +284,8 @@ class EmbeddedRuntime(JobRuntime):
             self._running.pop(claim.run, None)
             self._wake.set()  # maybe the next job of this job's lock
 
-    def _handler_done(self, handler: asyncio.Task[Outcome]) -> None:
-        self._handlers.discard(handler)
+    def _handler_done(self, lane: _Lane, handler: asyncio.Task[Outcome]) -> None:
+        lane.handlers.discard(handler)
         self._wake.set()  # a free slot
 
     async def _record(self, running: _Running, logger: JobLogger) -> None:
@@ -380,6 +410,18 @@ async def _cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
         # asyncio.wait, unlike gather, does not raise the tasks' CancelledError here, so a
         # cancellation of *this* task is still told apart from theirs.
         await asyncio.wait(tasks)
+
+
+def _lanes(registry: TaskRegistry, concurrency: int, own: Mapping[str, int]) -> list[_Lane]:
+    """The `concurrency` slots for every job, but those of queues with slots of their own."""
+    lanes = []
+    for queue, slots in sorted(own.items()):
+        names = registry.names_in([queue])
+        if names:  # a queue no task uses needs no slots
+            lanes.append(_Lane(slots, TaskFilter(tuple(names), only=True)))
+    separate = tuple(name for lane in lanes if lane.tasks for name in lane.tasks.names)
+    everything_else = TaskFilter(separate, only=False) if separate else None
+    return [_Lane(concurrency, everything_else), *lanes]
 
 
 def _default_worker_id() -> str:

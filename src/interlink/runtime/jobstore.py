@@ -101,8 +101,9 @@ class JobStore:
             raise AlreadyQueued(queueing_lock)
         return int(job_id)
 
-    async def claim(self, now: datetime) -> Claim | None:
-        """Take the next ready job, or None. Safe with any number of workers at once."""
+    async def claim(self, now: datetime, tasks: TaskFilter | None = None) -> Claim | None:
+        """Take the next ready job (of `tasks`, if given), or None. Safe with any number of
+        workers at once."""
         async with self.database.transaction() as session:
             if not self.database.is_sqlite:
                 # Claims take turns on PostgreSQL. Under READ COMMITTED two claims running
@@ -112,8 +113,13 @@ class JobStore:
                 # after this lock is granted, so it sees every claim committed before it.
                 # SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
                 await session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK_KEY)))
-            parameters = {"now": now, "worker_id": self.worker_id}
-            row = (await session.execute(_CLAIM, parameters)).first()
+            parameters: dict[str, Any] = {"now": now, "worker_id": self.worker_id}
+            if tasks is None:
+                statement = _CLAIM
+            else:
+                statement = _CLAIM_ONLY if tasks.only else _CLAIM_EXCEPT
+                parameters["tasks"] = list(tasks.names)
+            row = (await session.execute(statement, parameters)).first()
         if row is None:
             return None
         return Claim(id=row.id, task_name=row.task_name, args=row.args, attempts=row.attempts)
@@ -269,9 +275,17 @@ class JobStore:
             return len((await session.execute(statement)).all())
 
 
-def _claim_statement() -> Any:
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which jobs a claim may take: those of `names` (`only`), or all but those."""
+
+    names: tuple[str, ...]
+    only: bool
+
+
+def _claim_statement(only: bool | None = None) -> Any:
     """The claim, built once (building it costs more than running it): `now` and
-    `worker_id` are its parameters."""
+    `worker_id` are its parameters, and `tasks` (task names) unless `only` is None."""
     now = bindparam("now", type_=JOBS.c.scheduled_at.type)
     candidate = JOBS.alias("candidate")
     other = JOBS.alias("other")
@@ -285,13 +299,18 @@ def _claim_statement() -> Any:
             and_(other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id),
         ),
     )
+    conditions = [
+        candidate.c.status == JobStatus.TODO.value,
+        candidate.c.scheduled_at <= now,
+        or_(candidate.c.lock.is_(None), ~lock_busy),
+    ]
+    if only is not None:
+        tasks: Any = bindparam("tasks", expanding=True)
+        named = candidate.c.task_name.in_(tasks) if only else candidate.c.task_name.not_in(tasks)
+        conditions.append(named)
     next_id = (
         select(candidate.c.id)
-        .where(
-            candidate.c.status == JobStatus.TODO.value,
-            candidate.c.scheduled_at <= now,
-            or_(candidate.c.lock.is_(None), ~lock_busy),
-        )
+        .where(*conditions)
         .order_by(candidate.c.scheduled_at, candidate.c.id)
         .limit(1)
         # Rendered on PostgreSQL only; SQLite has no row locks (nor needs them).
@@ -314,6 +333,8 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
+_CLAIM_ONLY = _claim_statement(only=True)
+_CLAIM_EXCEPT = _claim_statement(only=False)
 _INSERT = insert(JOBS).returning(JOBS.c.id)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Concatenate, TypeVar
 
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 # given to `defer`, passed as keyword arguments.
 Handler = Callable[Concatenate["JobContext", ...], Awaitable[None]]
 HandlerT = TypeVar("HandlerT", bound=Handler)
+
+# The queue of every task registered without one. A runtime may give other queues slots of
+# their own (`queue_concurrency`), so that one kind of work never waits behind another.
+DEFAULT_QUEUE = "default"
 
 # 2**64 seconds is already far past any max_delay; capping the exponent keeps floats finite.
 _MAX_EXPONENT = 64
@@ -84,6 +88,7 @@ class Task:
     name: str
     handler: Handler
     retry: RetryPolicy
+    queue: str = DEFAULT_QUEUE
 
 
 class TaskRegistry:
@@ -93,12 +98,12 @@ class TaskRegistry:
         self._tasks: dict[str, Task] = {}
 
     def task(
-        self, *, name: str, retry: RetryPolicy | None = None
+        self, *, name: str, retry: RetryPolicy | None = None, queue: str = DEFAULT_QUEUE
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator registering `async def handler(context, **args)` under `name`."""
 
         def register(handler: HandlerT) -> HandlerT:
-            self.add(Task(name=name, handler=handler, retry=retry or RetryPolicy()))
+            self.add(Task(name=name, handler=handler, retry=retry or RetryPolicy(), queue=queue))
             return handler
 
         return register
@@ -106,6 +111,8 @@ class TaskRegistry:
     def add(self, task: Task) -> None:
         if not task.name:
             raise ConfigurationError("a task needs a non-empty name")
+        if not task.queue:
+            raise ConfigurationError(f"task {task.name!r} needs a non-empty queue")
         if task.name in self._tasks:
             raise ConfigurationError(f"task {task.name!r} is registered twice")
         self._tasks[task.name] = task
@@ -117,6 +124,16 @@ class TaskRegistry:
 
     def get(self, name: str) -> Task | None:
         return self._tasks.get(name)
+
+    def queue_of(self, name: str) -> str:
+        """The task's queue; an unknown task's job is the default queue's (it fails there)."""
+        task = self._tasks.get(name)
+        return DEFAULT_QUEUE if task is None else task.queue
+
+    def names_in(self, queues: Iterable[str]) -> list[str]:
+        """The names of the tasks of these queues, sorted."""
+        wanted = set(queues)
+        return sorted(name for name, task in self._tasks.items() if task.queue in wanted)
 
     def __contains__(self, name: object) -> bool:
         return name in self._tasks

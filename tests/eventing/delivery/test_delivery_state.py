@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import update
 
 from interlink.eventing.delivery import wake_due_deliveries
+from interlink.eventing.delivery.task import DELIVER_TIMER_TASK
 from interlink.eventing.recorder import wake_delivery
+from interlink.eventing.task_names import DELIVER_TASK, DELIVERY_QUEUE, POLL_TASK
+from interlink.runtime import DEFAULT_QUEUE, EmbeddedRuntime
 from interlink.server import RunningHub
 from interlink.storage.models import Job
 from interlink.storage.types import utcnow
@@ -153,3 +156,14 @@ async def test_a_sweep_wakes_queues_whose_job_failed_for_good(
         assert await wake_due_deliveries(session, hub.hub.runtime) == 1
     await drive(hub.hub, all_finished(hub.hub, instance["id"]))
     assert len(receiver.received) == 1
+
+
+async def test_deliveries_run_in_slots_of_their_own(hub: RunningHub) -> None:
+    # A burst of deliveries must not hold up polls and exports, nor they deliveries: the
+    # runtime's behaviour is in tests/runtime; this is the hub's wiring of it.
+    runtime = hub.hub.runtime
+    assert isinstance(runtime, EmbeddedRuntime)
+    assert runtime.queue_concurrency == {DELIVERY_QUEUE: hub.hub.settings.delivery_concurrency}
+    queues = {name: runtime.registry.queue_of(name) for name in (DELIVER_TASK, DELIVER_TIMER_TASK)}
+    assert set(queues.values()) == {DELIVERY_QUEUE}
+    assert runtime.registry.queue_of(POLL_TASK) == DEFAULT_QUEUE

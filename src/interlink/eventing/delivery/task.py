@@ -38,7 +38,7 @@ from interlink.eventing.delivery.queue import QueuedDelivery, accepts_deliveries
 from interlink.eventing.delivery.sender import AttemptResult, delivery_transport, post_batch
 from interlink.eventing.delivery.signing import Signer, secrets_in_force
 from interlink.eventing.recorder import wake_delivery
-from interlink.eventing.task_names import DELIVER_TASK
+from interlink.eventing.task_names import DELIVER_TASK, DELIVERY_QUEUE
 from interlink.hub import Hub
 from interlink.runtime import AlreadyQueued, JobContext, JobRuntime, RetryPolicy, TaskRegistry
 from interlink.storage.models import Delivery, DeliveryAttempt, Instance
@@ -91,11 +91,11 @@ Sent = tuple[PlannedAttempt, AttemptResult]
 def register_delivery(registry: TaskRegistry, hub: Hub) -> None:
     """The deliver job (`DELIVER_TASK`, queued by `recorder.wake_delivery`) and its timer."""
 
-    @registry.task(name=DELIVER_TASK, retry=HANDLER_RETRY)
+    @registry.task(name=DELIVER_TASK, retry=HANDLER_RETRY, queue=DELIVERY_QUEUE)
     async def deliver(context: JobContext, instance_id: str) -> None:
         await drain_queue(hub, context, instance_id)
 
-    @registry.task(name=DELIVER_TIMER_TASK, retry=HANDLER_RETRY)
+    @registry.task(name=DELIVER_TIMER_TASK, retry=HANDLER_RETRY, queue=DELIVERY_QUEUE)
     async def deliver_timer(context: JobContext, instance_id: str) -> None:
         await wake_delivery(None, instance_id, context.runtime)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,12 +36,12 @@ from interlink.runtime.postgres.retries import (
     RunAgain,
     RunNotes,
 )
-from interlink.runtime.tasks import JobContext, TaskRegistry
+from interlink.runtime.tasks import DEFAULT_QUEUE, JobContext, TaskRegistry
 from interlink.storage.types import utcnow
 
 log = logging.getLogger("interlink.runtime")
 
-QUEUE = "default"
+QUEUE = DEFAULT_QUEUE  # procrastinate's queue of every task without slots of its own
 # A worker that stops for any other reason than stop() (the database went away, its
 # listener failed) is started again after these waits, the last one repeating.
 _RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0)
@@ -61,6 +62,7 @@ class PostgresRuntime(JobRuntime):
         registry: TaskRegistry,
         *,
         concurrency: int = 4,
+        queue_concurrency: Mapping[str, int] | None = None,
         poll_interval: float = 1.0,
         heartbeat_interval: float = 10.0,
         stalled_after: float = 30.0,
@@ -68,10 +70,19 @@ class PostgresRuntime(JobRuntime):
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
+        if any(slots < 0 for slots in (queue_concurrency or {}).values()):
+            raise ConfigurationError("a queue's concurrency cannot be negative")
         if stalled_after <= heartbeat_interval:
             raise ConfigurationError("stalled_after must be longer than heartbeat_interval")
         self.registry = registry
         self.concurrency = concurrency
+        # Queues with a worker of their own (procrastinate runs one per queue set), besides
+        # the `concurrency` slots of every other job: see EmbeddedRuntime.
+        self.queue_concurrency = {
+            queue: slots
+            for queue, slots in (queue_concurrency or {}).items()
+            if slots > 0 and queue != QUEUE
+        }
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stalled_after = stalled_after
@@ -81,16 +92,18 @@ class PostgresRuntime(JobRuntime):
             min_size=1,
             # Each running job may hold one for its outcome, plus fetch, heartbeat,
             # recovery and defers made outside a transaction.
-            max_size=pool_size or concurrency + 4,
+            max_size=pool_size or concurrency + sum(self.queue_concurrency.values()) + 4,
         )
         self.app = procrastinate.App(connector=connector)
         self.app.job_manager = InterlinkJobManager(connector, self._notes, registry)
         retries = Retries(self._notes)
         for task in registry:
-            self.app.task(name=task.name, pass_context=True, retry=retries, queue=QUEUE)(self._run)
+            self.app.task(name=task.name, pass_context=True, retry=retries, queue=task.queue)(
+                self._run
+            )
         self._opened = False
-        self._worker: Worker | None = None
-        self._supervisor: asyncio.Task[None] | None = None
+        self._workers: dict[str, Worker] = {}  # running, by lane
+        self._supervisors: list[asyncio.Task[None]] = []
         self._recovery: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._opening = asyncio.Lock()
@@ -109,7 +122,7 @@ class PostgresRuntime(JobRuntime):
     ) -> int:
         job = Job(
             id=None,
-            queue=QUEUE,
+            queue=self.registry.queue_of(task_name),
             lock=lock,
             queueing_lock=queueing_lock,
             task_name=task_name,
@@ -134,23 +147,25 @@ class PostgresRuntime(JobRuntime):
         return deferred.id
 
     async def start(self) -> None:
-        if self._supervisor is not None:
+        if self._supervisors:
             raise RuntimeError("the runtime is already started")
         await self._open()
         self._stopping.clear()
-        self._supervisor = asyncio.create_task(self._supervise(), name="jobs-worker")
+        self._supervisors = [
+            asyncio.create_task(self._supervise(lane, queues, slots), name=f"jobs-worker-{lane}")
+            for lane, (queues, slots) in self._lanes().items()
+        ]
         self._recovery = asyncio.create_task(self._recovery_loop(), name="jobs-recovery")
         log.info("procrastinate workers started", extra={"concurrency": self.concurrency})
 
     async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - see JobRuntime
-        if self._supervisor is not None:
+        if self._supervisors:
             self._stopping.set()
-            worker = self._worker
-            if worker is not None:
+            for worker in list(self._workers.values()):
                 worker.shutdown_graceful_timeout = timeout
                 worker.stop()  # type: ignore[no-untyped-call]
-            await self._supervisor
-            self._supervisor = None
+            await asyncio.gather(*self._supervisors)
+            self._supervisors = []
         if self._recovery is not None:
             self._recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -163,7 +178,7 @@ class PostgresRuntime(JobRuntime):
 
     async def run_until_idle(self) -> None:
         await self._open()
-        worker = self._new_worker(concurrency=1, wait=False, listen_notify=False)
+        worker = self._new_worker(concurrency=1, queues=None, wait=False, listen_notify=False)
         await worker.run()  # type: ignore[no-untyped-call]
 
     async def get_job(self, job_id: int) -> JobInfo:
@@ -208,6 +223,19 @@ class PostgresRuntime(JobRuntime):
             case Failed(error=error):
                 raise JobFailed(error)
 
+    def _lanes(self) -> dict[str, tuple[list[str], int]]:
+        """The workers to run: queues and concurrency, by name. The default one takes every
+        queue without slots of its own (and jobs deferred before a queue had its own)."""
+        own = {
+            queue: slots
+            for queue, slots in self.queue_concurrency.items()
+            if self.registry.names_in([queue])
+        }
+        shared = {QUEUE} | {task.queue for task in self.registry if task.queue not in own}
+        lanes = {QUEUE: (sorted(shared), self.concurrency)}
+        lanes.update({queue: ([queue], slots) for queue, slots in own.items()})
+        return lanes
+
     def _new_worker(self, **options: Any) -> Worker:
         settings: dict[str, Any] = {
             "concurrency": self.concurrency,
@@ -216,23 +244,26 @@ class PostgresRuntime(JobRuntime):
             "stalled_worker_timeout": self.stalled_after,
             "install_signal_handlers": False,
             "name": "interlink",
+            "queues": [QUEUE],
         }
-        return Worker(app=self.app, queues=[QUEUE], **{**settings, **options})
+        return Worker(app=self.app, **{**settings, **options})
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, lane: str, queues: list[str], concurrency: int) -> None:
         failures = 0
         while not self._stopping.is_set():
             # No await between creating and running: run() must clear its stop event
             # before a stop() can set it.
-            self._worker = self._new_worker()
+            worker = self._workers[lane] = self._new_worker(
+                queues=queues, concurrency=concurrency, name=f"interlink-{lane}"
+            )
             try:
-                await self._worker.run()  # type: ignore[no-untyped-call]
+                await worker.run()  # type: ignore[no-untyped-call]
                 failures = 0
             except Exception:
-                log.exception("the job worker stopped with an error")
+                log.exception("the job worker stopped with an error", extra={"lane": lane})
                 failures += 1
             finally:
-                self._worker = None
+                self._workers.pop(lane, None)
             if self._stopping.is_set():
                 return
             delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS)) - 1] if failures else 1.0
