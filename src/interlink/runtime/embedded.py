@@ -47,10 +47,10 @@ _RECORD_ATTEMPTS = 3
 
 @dataclass(eq=False)
 class _Lane:
-    """Slots for some of the jobs: a claim for a lane takes only what `tasks` allows."""
+    """Slots for the jobs of some tasks (`names`); the shared lane's, for all the others."""
 
     slots: int
-    tasks: TaskFilter | None  # None: any job
+    names: frozenset[str] = frozenset()  # empty for the shared lane
     # The handlers running in the lane's slots: a slot frees when its handler ends, not
     # once the outcome is recorded, so the next job's claim overlaps that write.
     handlers: set[asyncio.Task[Outcome]] = field(default_factory=set)
@@ -106,7 +106,7 @@ class EmbeddedRuntime(JobRuntime):
         self._running: dict[tuple[int, int], _Running] = {}  # by Claim.run
         self._supervisors: set[asyncio.Task[None]] = set()
         self._lanes: list[_Lane] = []  # set by start(), once every task is registered
-        self._unlimited = _Lane(slots=1, tasks=None)  # run_until_idle's
+        self._unlimited = _Lane(slots=1)  # run_until_idle's
         self._claim_loop_task: asyncio.Task[None] | None = None
         self._background: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -200,7 +200,7 @@ class EmbeddedRuntime(JobRuntime):
             heartbeat = asyncio.create_task(self._heartbeat_loop(), name="jobs-heartbeat")
         try:
             while (claim := await self._store.claim(utcnow())) is not None:
-                await self._supervise(claim, self._unlimited)
+                await self._supervise(claim, self._start(claim, self._unlimited))
         finally:
             if heartbeat is not None:
                 await _cancel_and_wait([heartbeat])
@@ -225,15 +225,14 @@ class EmbeddedRuntime(JobRuntime):
         while not self._stopping:
             # Cleared before looking, so that a wake-up arriving meanwhile is not lost.
             self._wake.clear()
-            claimed = False
-            for lane in self._lanes:
-                if len(lane.handlers) < lane.slots:
-                    claim = await self._claim(lane.tasks)
-                    if claim is not None:
-                        self._spawn(claim, lane)
-                        claimed = True
-            if claimed:
-                continue
+            open_lanes = [lane for lane in self._lanes if len(lane.handlers) < lane.slots]
+            if open_lanes:
+                # One claim for every lane with a free slot, as many as with one lane: an
+                # idle lane costs no claims of its own.
+                claim = await self._claim(_claimable(self._lanes, open_lanes))
+                if claim is not None:
+                    self._spawn(claim, _lane_of(self._lanes, claim.task_name))
+                    continue
             # Woken by a defer, a finished job (a free slot, maybe a released lock) or
             # stop(); otherwise polling finds jobs deferred by other processes and jobs
             # whose scheduled time has come.
@@ -250,16 +249,16 @@ class EmbeddedRuntime(JobRuntime):
             return None
 
     def _spawn(self, claim: Claim, lane: _Lane) -> None:
-        supervisor = asyncio.create_task(self._supervise(claim, lane), name=f"job-{claim.id}")
+        # The handler takes its slot now, before the claim loop looks at the lane again.
+        handler = self._start(claim, lane)
+        supervisor = asyncio.create_task(self._supervise(claim, handler), name=f"job-{claim.id}")
         self._supervisors.add(supervisor)
         supervisor.add_done_callback(self._supervisors.discard)
 
     # -- running one job ------------------------------------------------------------------
 
-    async def _supervise(self, claim: Claim, lane: _Lane) -> None:
-        """Run the handler in its own task, so that stop() can cancel the handler alone
-        and this task still records what became of the job."""
-        logger = job_logger(claim.id, claim.task_name, worker_id=self.worker_id)
+    def _start(self, claim: Claim, lane: _Lane) -> asyncio.Task[Outcome]:
+        """The job's handler, in a task of its own holding a slot of `lane` until it ends."""
         context = JobContext(
             job_id=claim.id,
             task_name=claim.task_name,
@@ -270,6 +269,12 @@ class EmbeddedRuntime(JobRuntime):
         handler = asyncio.create_task(execute(self.registry, context, claim.args))
         lane.handlers.add(handler)
         handler.add_done_callback(partial(self._handler_done, lane))
+        return handler
+
+    async def _supervise(self, claim: Claim, handler: asyncio.Task[Outcome]) -> None:
+        """Wait for the handler, in a task of its own so that stop() can cancel the handler
+        alone, and record what became of the job."""
+        logger = job_logger(claim.id, claim.task_name, worker_id=self.worker_id)
         running = self._running[claim.run] = _Running(claim, handler)
         if self._cancelling:
             handler.cancel()
@@ -413,15 +418,29 @@ async def _cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
 
 
 def _lanes(registry: TaskRegistry, concurrency: int, own: Mapping[str, int]) -> list[_Lane]:
-    """The `concurrency` slots for every job, but those of queues with slots of their own."""
-    lanes = []
+    """The shared lane (`concurrency` slots) first, then one per queue with slots of its own."""
+    lanes = [_Lane(concurrency)]
     for queue, slots in sorted(own.items()):
         names = registry.names_in([queue])
         if names:  # a queue no task uses needs no slots
-            lanes.append(_Lane(slots, TaskFilter(tuple(names), only=True)))
-    separate = tuple(name for lane in lanes if lane.tasks for name in lane.tasks.names)
-    everything_else = TaskFilter(separate, only=False) if separate else None
-    return [_Lane(concurrency, everything_else), *lanes]
+            lanes.append(_Lane(slots, frozenset(names)))
+    return lanes
+
+
+def _claimable(lanes: list[_Lane], open_lanes: list[_Lane]) -> TaskFilter | None:
+    """The jobs a claim may take when `open_lanes` have a free slot: None for any job."""
+    if len(open_lanes) == len(lanes):
+        return None
+    shared, *own = lanes
+    if shared in open_lanes:  # every job but those of the lanes that are full
+        full = sorted(name for lane in own if lane not in open_lanes for name in lane.names)
+        return TaskFilter(tuple(full), only=False)
+    return TaskFilter(tuple(sorted(name for lane in open_lanes for name in lane.names)), only=True)
+
+
+def _lane_of(lanes: list[_Lane], task_name: str) -> _Lane:
+    shared, *own = lanes
+    return next((lane for lane in own if task_name in lane.names), shared)
 
 
 def _default_worker_id() -> str:
