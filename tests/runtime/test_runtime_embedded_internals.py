@@ -244,3 +244,50 @@ async def test_a_slot_frees_when_the_handler_returns_not_once_its_outcome_is_rec
     for job_id in (first, second):
         job = await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))
         assert job.attempts == 1
+
+
+async def test_a_lane_with_nothing_ready_is_not_asked_at_every_wake_up(
+    make_runtime: RuntimeFactory, registry: TaskRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, released = asyncio.Event(), asyncio.Event()
+
+    @registry.task(name="long")
+    async def long(context: JobContext) -> None:
+        started.set()
+        await asyncio.wait_for(released.wait(), 10)
+
+    @registry.task(name="quick")
+    async def quick(context: JobContext) -> None:
+        pass
+
+    @registry.task(name="urgent", queue="urgent")
+    async def urgent(context: JobContext) -> None:
+        pass
+
+    # A poll interval longer than the test: only defers and finished jobs wake the loop.
+    runtime = cast(
+        EmbeddedRuntime,
+        await make_runtime(concurrency=1, queue_concurrency={"urgent": 1}, poll_interval=30),
+    )
+    claims = 0
+    claim = runtime._store.claim
+
+    async def counted(*args: object) -> Claim | None:
+        nonlocal claims
+        claims += 1
+        return await claim(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime._store, "claim", counted)
+    long_id = await runtime.defer("long", {})
+    await runtime.start()
+    await asyncio.wait_for(started.wait(), 10)
+    before = claims
+    # Each defer wakes the loop; the shared slot is taken and the urgent lane has nothing.
+    queued = [await runtime.defer("quick", {}) for _ in range(10)]
+    await asyncio.sleep(0.2)
+    assert claims - before <= 1  # the urgent lane asked once, then left alone
+    urgent_id = await runtime.defer("urgent", {})  # its own defer wakes it at once
+    await wait_for_job(runtime, urgent_id, has_status(JobStatus.SUCCEEDED))
+    released.set()
+    for job_id in (long_id, *queued):
+        await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))

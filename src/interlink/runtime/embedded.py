@@ -8,7 +8,6 @@ than `stalled_after` (within 60 s with the defaults).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -51,6 +50,11 @@ class _Lane:
 
     slots: int
     names: frozenset[str] = frozenset()  # empty for the shared lane
+    # Its last claim found no job ready: not asked again until something may have changed
+    # for it (a defer of one of its tasks, a job of it ending, the poll interval), so that
+    # an idle lane costs no empty claim at every wake-up of the others.
+    idle: bool = False
+    hints: int = 0  # counts those changes, so that one arriving during a claim is kept
     # The handlers running in the lane's slots: a slot frees when its handler ends, not
     # once the outcome is recorded, so the next job's claim overlaps that write.
     handlers: set[asyncio.Task[Outcome]] = field(default_factory=set)
@@ -142,11 +146,11 @@ class EmbeddedRuntime(JobRuntime):
         if session is None:
             async with self.database.transaction() as own_session:
                 job_id = await insert(own_session)
-            self._wake.set()
+            self._wake_for(task_name)
         else:
             job_id = await insert(session)
             # Workers cannot see the row before the caller commits.
-            _on_commit(session, self._wake.set)
+            _on_commit(session, partial(self._wake_for, task_name))
         job_logger(job_id, task_name).debug("job deferred", extra={"lock": lock})
         return job_id
 
@@ -225,20 +229,27 @@ class EmbeddedRuntime(JobRuntime):
         while not self._stopping:
             # Cleared before looking, so that a wake-up arriving meanwhile is not lost.
             self._wake.clear()
-            open_lanes = [lane for lane in self._lanes if len(lane.handlers) < lane.slots]
+            open_lanes = [
+                lane for lane in self._lanes if len(lane.handlers) < lane.slots and not lane.idle
+            ]
             if open_lanes:
-                # One claim for every lane with a free slot, as many as with one lane: an
-                # idle lane costs no claims of its own.
+                # One claim for every lane with a free slot, as many as with one lane.
+                asked = [(lane, lane.hints) for lane in open_lanes]
                 claim = await self._claim(_claimable(self._lanes, open_lanes))
                 if claim is not None:
                     self._spawn(claim, _lane_of(self._lanes, claim.task_name))
                     continue
+                for lane, hints in asked:
+                    lane.idle = lane.hints == hints
             # Woken by a defer, a finished job (a free slot, maybe a released lock) or
             # stop(); otherwise polling finds jobs deferred by other processes and jobs
             # whose scheduled time has come.
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()
+            except TimeoutError:
+                for lane in self._lanes:
+                    lane.idle = False
 
     async def _claim(self, tasks: TaskFilter | None) -> Claim | None:
         try:
@@ -287,11 +298,19 @@ class EmbeddedRuntime(JobRuntime):
             await self._record(running, logger)
         finally:
             self._running.pop(claim.run, None)
-            self._wake.set()  # maybe the next job of this job's lock
+            self._wake_for(claim.task_name)  # maybe the next job of this job's lock
 
     def _handler_done(self, lane: _Lane, handler: asyncio.Task[Outcome]) -> None:
         lane.handlers.discard(handler)
+        _hint(lane)
         self._wake.set()  # a free slot
+
+    def _wake_for(self, task_name: str | None) -> None:
+        """Wake the claim loop: a job of `task_name` (of any task: None) may be ready."""
+        if self._lanes:
+            for lane in self._lanes if task_name is None else [_lane_of(self._lanes, task_name)]:
+                _hint(lane)
+        self._wake.set()
 
     async def _record(self, running: _Running, logger: JobLogger) -> None:
         if running.lost:
@@ -383,7 +402,7 @@ class EmbeddedRuntime(JobRuntime):
                 "stalled job requeued: worker %s is gone or stopped heartbeating", job.worker_id
             )
         if recovered:
-            self._wake.set()
+            self._wake_for(None)
 
 
 def _died_on_this_machine(worker_id: str) -> bool:
@@ -436,6 +455,11 @@ def _claimable(lanes: list[_Lane], open_lanes: list[_Lane]) -> TaskFilter | None
         full = sorted(name for lane in own if lane not in open_lanes for name in lane.names)
         return TaskFilter(tuple(full), only=False)
     return TaskFilter(tuple(sorted(name for lane in open_lanes for name in lane.names)), only=True)
+
+
+def _hint(lane: _Lane) -> None:
+    lane.hints += 1
+    lane.idle = False
 
 
 def _lane_of(lanes: list[_Lane], task_name: str) -> _Lane:
