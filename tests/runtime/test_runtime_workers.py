@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from runtime_helpers import RuntimeFactory, has_status, wait_for_job
 
+from interlink.errors import ConfigurationError
 from interlink.runtime import JobContext, JobStatus, TaskRegistry
 
 
@@ -191,3 +193,8 @@ async def test_a_queue_without_slots_of_its_own_runs_in_the_shared_ones(
     job_id = await runtime.defer("elsewhere", {})
     await runtime.start()
     await wait_for_job(runtime, job_id, has_status(JobStatus.SUCCEEDED))
+
+
+async def test_a_negative_queue_concurrency_is_refused(make_runtime: RuntimeFactory) -> None:
+    with pytest.raises(ConfigurationError, match="queue's concurrency cannot be negative"):
+        await make_runtime(queue_concurrency={"urgent": -1})

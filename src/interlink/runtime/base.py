@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.errors import Conflict
+from interlink.errors import ConfigurationError, Conflict
+from interlink.runtime.tasks import DEFAULT_QUEUE
 
 
 class JobStatus(StrEnum):
@@ -120,6 +122,15 @@ def checked_args(args: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"job args must be JSON-serializable: {exc}") from exc
     return decoded
+
+
+def own_slots(queue_concurrency: Mapping[str, int] | None) -> dict[str, int]:
+    """The queues given slots of their own (a runtime's `queue_concurrency`): those with
+    at least one, the default queue aside (its slots are the runtime's `concurrency`)."""
+    given = dict(queue_concurrency or {})
+    if any(slots < 0 for slots in given.values()):
+        raise ConfigurationError("a queue's concurrency cannot be negative")
+    return {queue: slots for queue, slots in given.items() if slots > 0 and queue != DEFAULT_QUEUE}
 
 
 def checked_schedule(schedule_at: datetime | None) -> datetime | None:

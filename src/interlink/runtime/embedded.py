@@ -29,11 +29,12 @@ from interlink.runtime.base import (
     JobStatus,
     checked_args,
     checked_schedule,
+    own_slots,
 )
 from interlink.runtime.execution import Failed, Outcome, Retry, Succeeded, execute
 from interlink.runtime.joblog import JobLogger, job_logger
 from interlink.runtime.jobstore import Claim, JobStore, Recovered, TaskFilter
-from interlink.runtime.tasks import DEFAULT_QUEUE, JobContext, TaskRegistry
+from interlink.runtime.tasks import JobContext, TaskRegistry
 from interlink.storage.database import Database
 from interlink.storage.types import utcnow
 
@@ -82,8 +83,6 @@ class EmbeddedRuntime(JobRuntime):
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        if any(slots < 0 for slots in (queue_concurrency or {}).values()):
-            raise ConfigurationError("a queue's concurrency cannot be negative")
         if min(poll_interval, heartbeat_interval) <= 0:
             raise ConfigurationError("poll_interval and heartbeat_interval must be positive")
         if stalled_after <= heartbeat_interval:
@@ -93,11 +92,7 @@ class EmbeddedRuntime(JobRuntime):
         self.concurrency = concurrency
         # Queues with slots of their own, besides the `concurrency` slots of every other
         # job: e.g. deliveries, so that they never wait behind polls (nor polls behind them).
-        self.queue_concurrency = {
-            queue: slots
-            for queue, slots in (queue_concurrency or {}).items()
-            if slots > 0 and queue != DEFAULT_QUEUE
-        }
+        self.queue_concurrency = own_slots(queue_concurrency)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stalled_after = stalled_after

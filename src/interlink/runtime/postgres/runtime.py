@@ -24,6 +24,7 @@ from interlink.runtime.base import (
     JobStatus,
     checked_args,
     checked_schedule,
+    own_slots,
 )
 from interlink.runtime.execution import Failed, Retry, Succeeded, execute
 from interlink.runtime.joblog import job_logger
@@ -70,19 +71,13 @@ class PostgresRuntime(JobRuntime):
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        if any(slots < 0 for slots in (queue_concurrency or {}).values()):
-            raise ConfigurationError("a queue's concurrency cannot be negative")
         if stalled_after <= heartbeat_interval:
             raise ConfigurationError("stalled_after must be longer than heartbeat_interval")
         self.registry = registry
         self.concurrency = concurrency
         # Queues with a worker of their own (procrastinate runs one per queue set), besides
         # the `concurrency` slots of every other job: see EmbeddedRuntime.
-        self.queue_concurrency = {
-            queue: slots
-            for queue, slots in (queue_concurrency or {}).items()
-            if slots > 0 and queue != QUEUE
-        }
+        self.queue_concurrency = own_slots(queue_concurrency)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.stalled_after = stalled_after
@@ -156,7 +151,10 @@ class PostgresRuntime(JobRuntime):
             for lane, (queues, slots) in self._lanes().items()
         ]
         self._recovery = asyncio.create_task(self._recovery_loop(), name="jobs-recovery")
-        log.info("procrastinate workers started", extra={"concurrency": self.concurrency})
+        log.info(
+            "procrastinate workers started",
+            extra={"concurrency": self.concurrency, "queue_concurrency": self.queue_concurrency},
+        )
 
     async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - see JobRuntime
         if self._supervisors:
@@ -178,7 +176,7 @@ class PostgresRuntime(JobRuntime):
 
     async def run_until_idle(self) -> None:
         await self._open()
-        worker = self._new_worker(concurrency=1, queues=None, wait=False, listen_notify=False)
+        worker = self._new_worker(concurrency=1, wait=False, listen_notify=False)  # all queues
         await worker.run()  # type: ignore[no-untyped-call]
 
     async def get_job(self, job_id: int) -> JobInfo:
@@ -244,7 +242,6 @@ class PostgresRuntime(JobRuntime):
             "stalled_worker_timeout": self.stalled_after,
             "install_signal_handlers": False,
             "name": "interlink",
-            "queues": [QUEUE],
         }
         return Worker(app=self.app, **{**settings, **options})
 
