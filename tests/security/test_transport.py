@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from interlink.errors import UnsafeURL
+from interlink.network_backend import AsyncioBackend
 from interlink.security.outbound import check_url, guarded_transport
-from interlink.security.transport import GuardedNetworkBackend, GuardedTransport
+from interlink.security.transport import BackendTransport, GuardedNetworkBackend
 
 from .fakes import FakeDNS, LoopbackServer, loopback_server
 
@@ -31,7 +32,7 @@ class RoutingBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, port: int, *, unreachable: Iterable[str] = ()) -> None:
         self._port = port
         self._unreachable = set(unreachable)
-        self._real = httpcore.AnyIOBackend()
+        self._real = AsyncioBackend()
         self.asked: list[tuple[str, int]] = []
 
     async def connect_tcp(
@@ -57,7 +58,7 @@ def client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
 
 def routed_client(backend: RoutingBackend, **options: object) -> httpx.AsyncClient:
     guard = GuardedNetworkBackend(inner=backend)
-    return client(GuardedTransport(network_backend=guard, **options))  # type: ignore[arg-type]
+    return client(BackendTransport(network_backend=guard, **options))  # type: ignore[arg-type]
 
 
 async def test_loopback_server_is_refused_unless_private_networks_are_allowed(

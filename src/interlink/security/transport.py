@@ -11,6 +11,7 @@ import httpcore
 import httpx
 
 from interlink.errors import UnsafeURL
+from interlink.network_backend import AsyncioBackend
 from interlink.security import addresses
 from interlink.security.addresses import RefusedHost
 
@@ -43,20 +44,18 @@ def guarded_transport(
     Unless `allow_private`, a request whose host is or resolves to a non-public address
     raises interlink.errors.UnsafeURL, checked when the connection opens. Give the client
     no `proxy` or `mounts`: they would bypass this transport (environment proxies are
-    already ignored by httpx once a transport is given).
+    already ignored by httpx once a transport is given). Either way its connections run on
+    asyncio's own transports (interlink.network_backend), not anyio's streams.
     """
-    if allow_private:
-        _refuse_unknown_options(transport_kwargs)
-        return httpx.AsyncHTTPTransport(**transport_kwargs)
-    return GuardedTransport(network_backend=GuardedNetworkBackend(), **transport_kwargs)
+    backend = AsyncioBackend() if allow_private else GuardedNetworkBackend()
+    return BackendTransport(network_backend=backend, **transport_kwargs)
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolves each host itself, vets every address, and connects to a vetted one."""
 
     def __init__(self, *, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        # The event loop is asyncio's (resolution uses it), so anyio's backend fits.
-        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+        self._inner = inner if inner is not None else AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -112,7 +111,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
+class BackendTransport(httpx.AsyncHTTPTransport):
     """An httpx.AsyncHTTPTransport whose connections open through `network_backend`."""
 
     def __init__(
