@@ -2,7 +2,7 @@
 loop paging the same sandbox, the sandbox's native export, and dlt's rest_api source.
 
 Run: python bench/bulk_export.py [--records 100000,1000000] [--latency-ms 0] [--skip-dlt]
-    [--timeout 600] [--json]
+    [--repeat 1] [--timeout 600] [--json]
 For each record count, the Sandbox CRM runs in a child process (`interlink sandbox --seed N`,
 N contacts) and so does a fresh hub (`interlink serve`, embedded SQLite and file store in a
 temporary INTERLINK_DATA_DIR, its organization made first by `interlink org create --json`),
@@ -30,7 +30,11 @@ allows it) are its own. Against the same seeded sandbox, in this order:
             the wall time of pipeline.run (extract, normalize, load).
 
 Every path must end with exactly N records (the hub's files are downloaded and their lines
-counted after the timing). Goals: paging / raw >= 0.9, paging / dlt >= 2, and the hub's peak
+counted after the timing). With --repeat N, raw, paging and native run N times in turn
+(dlt once, at the end) and each path reports its median run; a ratio is the median of
+the repetitions' own ratios, each printed beside it, since on a shared 2-core machine the
+speed of the same loop varies by a quarter from one run to the next. The hub is started
+once per record count, so only its first job is a fresh hub's. Goals: paging / raw >= 0.9, paging / dlt >= 2, and the hub's peak
 RSS flat from 100k to 1M records. The sandbox element's rate limit (`rate_limit` in
 src/interlink/elements/builtin/sandbox.yaml, read here from the element definition: 1000
 requests/s when this was written) times its pages of 100 caps any hub paging (then 100,000
@@ -98,8 +102,14 @@ class Round:
     seed_seconds: float
     hub_start_rss_mb: float = 0.0
     hub_peak_rss_mb: float = 0.0  # over the hub's paths, their downloads included
-    paths: dict[str, PathResult] = field(default_factory=dict)
+    paths: dict[str, PathResult] = field(default_factory=dict)  # each path's median run
+    runs: dict[str, list[PathResult]] = field(default_factory=dict)  # every run, in order
     notes: list[str] = field(default_factory=list)
+
+    def add(self, result: PathResult) -> None:
+        runs = self.runs.setdefault(result.path, [])
+        runs.append(result)
+        self.paths[result.path] = sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
 
 
 def _element_cap() -> float:
@@ -509,12 +519,7 @@ async def _round(records: int, args: argparse.Namespace) -> Round:
         seeding = time.perf_counter()
         async with _sandbox(records, args.latency_ms, folder) as sandbox:
             measured = Round(records, time.perf_counter() - seeding)
-            _log(f"[{records:,}] seeded in {measured.seed_seconds:.1f} s; raw httpx loop ...")
-            measured.paths["raw"] = await asyncio.wait_for(
-                _raw(sandbox, folder / "raw.ndjson"), args.timeout
-            )
-            measured.paths["raw"].file_lines = _count_lines(folder / "raw.ndjson")
-            (folder / "raw.ndjson").unlink()
+            _log(f"[{records:,}] seeded in {measured.seed_seconds:.1f} s")
             async with _hub(folder) as hub:
                 measured.hub_start_rss_mb = _memory_mb(hub.pid, "VmRSS")
                 headers = {"Authorization": f"Bearer {hub.api_key}"}
@@ -525,21 +530,34 @@ async def _round(records: int, args: argparse.Namespace) -> Round:
                     CallbackReceiver() as receiver,
                 ):
                     instance = await _instance(client, sandbox)
-                    for native in (False, True):
-                        _log(f"[{records:,}] interlink {'native' if native else 'paging'} ...")
-                        result = await _interlink(
-                            client,
-                            hub,
-                            sandbox,
-                            instance,
-                            receiver,
-                            native=native,
-                            limit_seconds=args.timeout,
-                            notes=measured.notes,
+                    # Side by side: each repetition runs the raw loop and then the hub's
+                    # jobs, so a ratio compares runs made moments apart on this machine.
+                    for repetition in range(1, args.repeat + 1):
+                        _log(f"[{records:,}] #{repetition} raw httpx loop ...")
+                        raw = await asyncio.wait_for(
+                            _raw(sandbox, folder / "raw.ndjson"), args.timeout
                         )
-                        measured.paths[result.path] = result
+                        raw.file_lines = _count_lines(folder / "raw.ndjson")
+                        (folder / "raw.ndjson").unlink()
+                        measured.add(raw)
+                        for native in (False, True):
+                            name = "native" if native else "paging"
+                            _log(f"[{records:,}] #{repetition} interlink {name} ...")
+                            result = await _interlink(
+                                client,
+                                hub,
+                                sandbox,
+                                instance,
+                                receiver,
+                                native=native,
+                                limit_seconds=args.timeout,
+                                notes=measured.notes,
+                            )
+                            measured.add(result)
                 measured.hub_peak_rss_mb = max(
-                    path.download_peak_rss_mb or 0.0 for path in measured.paths.values()
+                    path.download_peak_rss_mb or 0.0
+                    for runs in measured.runs.values()
+                    for path in runs
                 )
             if args.skip_dlt:
                 measured.notes.append("dlt: skipped (--skip-dlt)")
@@ -552,8 +570,8 @@ async def _round(records: int, args: argparse.Namespace) -> Round:
                     measured.notes.append(DLT_MISSING)
                     _log(DLT_MISSING)
                 else:
-                    measured.paths["dlt"] = result
-    for path in measured.paths.values():
+                    measured.add(result)
+    for path in (run for runs in measured.runs.values() for run in runs):
         for count in (path.records, path.file_lines):
             if count is not None and count != records:
                 measured.notes.append(f"{path.path}: {count:,} records, expected {records:,}")
@@ -563,11 +581,25 @@ async def _round(records: int, args: argparse.Namespace) -> Round:
 # -- the report ---------------------------------------------------------------------------
 
 
+def _ratios(measured: Round, top: str, bottom: str) -> list[float]:
+    """`top`'s speed over `bottom`'s: for each repetition where both ran in every one,
+    otherwise (dlt runs once) of their median runs."""
+    tops, bottoms = measured.runs.get(top, []), measured.runs.get(bottom, [])
+    if not tops or not bottoms:
+        return []
+    if len(tops) != len(bottoms):
+        tops, bottoms = [measured.paths[top]], [measured.paths[bottom]]
+    return [
+        above.per_second / below.per_second
+        for above, below in zip(tops, bottoms, strict=True)
+        if below.per_second
+    ]
+
+
 def _ratio(measured: Round, top: str, bottom: str) -> float | None:
-    if top not in measured.paths or bottom not in measured.paths:
-        return None
-    below = measured.paths[bottom].per_second
-    return measured.paths[top].per_second / below if below else None
+    """The median of `_ratios`."""
+    ratios = sorted(_ratios(measured, top, bottom))
+    return ratios[(len(ratios) - 1) // 2] if ratios else None
 
 
 RATIOS = (
@@ -584,10 +616,12 @@ LABELS = {
 
 
 def _table(measured: Round, latency_ms: float) -> None:
+    repeated = max(len(runs) for runs in measured.runs.values())
     print(
         f"\n{measured.records:,} contacts, sandbox latency {latency_ms:g} ms "
         f"(seeded in {measured.seed_seconds:.1f} s); hub RSS at start "
         f"{measured.hub_start_rss_mb:.0f} MB"
+        + (f"; median runs of {repeated}, ratios [by repetition]" if repeated > 1 else "")
     )
     print(
         f"{'path':34} {'seconds':>8} {'records/s':>10} {'CPU s':>7} {'vendor CPU':>10} "
@@ -609,6 +643,9 @@ def _table(measured: Round, latency_ms: float) -> None:
     for label, top, bottom, goal in RATIOS:
         value = _ratio(measured, top, bottom)
         text = f"{value:.2f}" if value is not None else "n/a"
+        each = _ratios(measured, top, bottom)
+        if len(each) > 1:
+            text += f" [{' '.join(f'{ratio:.2f}' for ratio in each)}]"
         shown.append(f"{label} {text}" + (f" (goal {goal})" if goal else ""))
     print("ratios: " + ", ".join(shown))
     print(f"hub peak RSS over the round (downloads included): {measured.hub_peak_rss_mb:.0f} MB")
@@ -624,10 +661,17 @@ def _report(rounds: list[Round], args: argparse.Namespace, load: tuple[str, str]
             "element_cap_records_per_second": _element_cap(),
             "rounds": [
                 {
-                    **{key: value for key, value in asdict(measured).items() if key != "paths"},
+                    **{
+                        key: value
+                        for key, value in asdict(measured).items()
+                        if key not in ("paths", "runs")
+                    },
                     "paths": {
                         name: {**asdict(path), "records_per_second": path.per_second}
                         for name, path in measured.paths.items()
+                    },
+                    "runs": {
+                        name: [asdict(run) for run in runs] for name, runs in measured.runs.items()
                     },
                     "ratios": {
                         label: _ratio(measured, top, bottom) for label, top, bottom, _ in RATIOS
@@ -678,6 +722,9 @@ def main() -> None:
     parser.add_argument("--records", type=_counts, default=[100_000, 1_000_000])
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--skip-dlt", action="store_true")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of raw, paging and native, alternating"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per path")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     asyncio.run(_bench(parser.parse_args()))
