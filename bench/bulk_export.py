@@ -34,11 +34,12 @@ counted after the timing). With --repeat N, raw, paging and native run N times i
 (dlt once, at the end) and each path reports its median run; a ratio is the median of
 the repetitions' own ratios, each printed beside it, since on a shared 2-core machine the
 speed of the same loop varies by a quarter from one run to the next. The hub is started
-once per record count, so only its first job is a fresh hub's. Goals: paging / raw >= 0.9, paging / dlt >= 2, and the hub's peak
-RSS flat from 100k to 1M records. The sandbox element's rate limit (`rate_limit` in
-src/interlink/elements/builtin/sandbox.yaml, read here from the element definition: 1000
-requests/s when this was written) times its pages of 100 caps any hub paging (then 100,000
-records/s; the report prints the cap); the raw loop and dlt have no such budget.
+once per record count, so only its first job is a fresh hub's. Goals: paging / raw >= 0.9,
+paging / dlt >= 2, and the hub's peak RSS flat from 100k to 1M records. The sandbox
+element's rate limit (`rate_limit` in src/interlink/elements/builtin/sandbox.yaml, read
+here from the element definition: 1000 requests/s when this was written) times its pages
+of 100 caps any hub paging (then 100,000 records/s; the report prints the cap); the raw
+loop and dlt have no such budget.
 """
 
 from __future__ import annotations

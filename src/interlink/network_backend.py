@@ -143,10 +143,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(f"connection lost: {connection.error}")
 
     async def aclose(self) -> None:
+        # As anyio does: close, give the loop one turn to flush and close the socket, then
+        # drop whatever is left. A TLS transport would otherwise wait up to 30 s for the
+        # peer's close_notify, holding the socket open all that time.
         self._transport.close()
-        # The socket is closed by a callback the close schedules: let it run, so the
-        # connection is really gone when this returns.
-        await asyncio.sleep(0)
+        try:
+            await asyncio.sleep(0)
+        finally:
+            self._transport.abort()
 
     async def start_tls(
         self,
