@@ -324,6 +324,43 @@ async def test_expired_state_creates_nothing(
     assert flow["status"] == "expired"
 
 
+async def test_a_flow_cut_short_mid_exchange_shows_as_failed_once_it_cannot_be_running(
+    hub: RunningHub,
+    api: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    vendor: OAuthVendor,
+    element: str,
+) -> None:
+    started = await start(api, vendor)
+    await consent(browser, started["authorize_url"])
+    # What a hub killed after spending the state, before the exchange's outcome, leaves.
+    spent_at = utcnow()
+    async with hub.hub.database.transaction() as session:
+        await session.execute(
+            update(OAuthAuthorization)
+            .where(OAuthAuthorization.id == started["id"])
+            .values(used_at=spent_at, status="exchanging")
+        )
+    url = f"/v1/oauth/authorizations/{started['id']}"
+    running = (await api.get(url)).json()
+    assert running["status"] == "exchanging"
+    assert running["error"] is None
+
+    bound = 4 * hub.hub.settings.vendor_timeout_seconds + 60
+    async with hub.hub.database.transaction() as session:
+        await session.execute(
+            update(OAuthAuthorization)
+            .where(OAuthAuthorization.id == started["id"])
+            .values(used_at=spent_at - timedelta(seconds=bound + 1))
+        )
+    cut_short = (await api.get(url)).json()
+    assert cut_short["status"] == "failed"
+    assert cut_short["error"].startswith("Exchange interrupted")
+    assert "/v1/oauth/oauthcrm/authorize" in cut_short["error"]
+    assert cut_short["instance_id"] is None
+    assert await instance_count(hub) == 0
+
+
 async def test_access_denied_is_a_clear_problem_and_creates_nothing(
     hub: RunningHub,
     api: httpx.AsyncClient,

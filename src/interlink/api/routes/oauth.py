@@ -79,9 +79,15 @@ async def get_authorization(
     authorization_id: str,
     caller: Caller = Depends(get_caller),
     session: AsyncSession = transaction(),
+    hub: Hub = Depends(get_hub),
 ) -> dict[str, Any]:
     """Where a flow stands: pending, exchanging, completed (with `instance_id`), failed, expired."""
-    return await service.describe_authorization(session, caller.organization_id, authorization_id)
+    return await service.describe_authorization(
+        session,
+        caller.organization_id,
+        authorization_id,
+        vendor_timeout_seconds=hub.settings.vendor_timeout_seconds,
+    )
 
 
 @router.get("/{element}/authorize", status_code=302)
