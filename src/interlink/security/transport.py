@@ -38,7 +38,7 @@ class TransportOptions(TypedDict, total=False):
 
 def guarded_transport(
     *, allow_private: bool, **transport_kwargs: Unpack[TransportOptions]
-) -> httpx.AsyncBaseTransport:
+) -> BackendTransport:
     """A transport for tenant-controlled URLs; use it with follow_redirects=False.
 
     Unless `allow_private`, a request whose host is or resolves to a non-public address
@@ -113,6 +113,11 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 class BackendTransport(httpx.AsyncHTTPTransport):
     """An httpx.AsyncHTTPTransport whose connections open through `network_backend`."""
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a request is under way: a connection opening or serving one."""
+        return any(not connection.is_idle() for connection in self._pool.connections)
 
     def __init__(
         self,
