@@ -33,6 +33,7 @@ import httpcore
 # at a time, and asyncio reads up to 256 KiB at once.
 HIGH_WATER = 512 * 1024
 LOW_WATER = 128 * 1024
+READ, WRITE = "read", "write"
 
 
 class _Timeout(Exception):
@@ -51,8 +52,8 @@ class _Connection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.reading_paused = False
         self.writing_paused = False
-        self.readable: asyncio.Future[None] | None = None
-        self.drained: asyncio.Future[None] | None = None
+        # A read waiting for bytes (READ), a write waiting for the transport to drain (WRITE).
+        self.waiting: dict[str, asyncio.Future[None]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -64,34 +65,46 @@ class _Connection(asyncio.Protocol):
         if self.queued > HIGH_WATER and not self.reading_paused and self.transport is not None:
             self.reading_paused = True
             self.transport.pause_reading()
-        _wake(self.readable)
+        self._wake(READ)
 
     def eof_received(self) -> bool:
         self.ended = True
-        _wake(self.readable)
+        self._wake(READ)
         return False  # close the transport: HTTP/1.1 has no use for a half-closed socket
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
         self.error = exc
-        _wake(self.readable)
-        _wake(self.drained)
+        self._wake(READ)
+        self._wake(WRITE)
 
     def pause_writing(self) -> None:
         self.writing_paused = True
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        _wake(self.drained)
+        self._wake(WRITE)
 
-    async def wait(self, future: asyncio.Future[None], seconds: float | None) -> None:
-        """Until `future` is woken; `_Timeout` after `seconds` (None: no limit)."""
+    async def wait(
+        self, direction: str, seconds: float | None, expired: type[httpcore.TimeoutException]
+    ) -> None:
+        """Until the connection is woken for `direction`; `expired` after `seconds`."""
+        future = self.waiting[direction] = self.loop.create_future()
         timer = None if seconds is None else self.loop.call_later(seconds, _expire, future)
         try:
             await future
+        except _Timeout:
+            waited = "for the server" if direction == READ else "for the server to read"
+            raise expired(f"timed out waiting {waited}") from None
         finally:
+            del self.waiting[direction]
             if timer is not None:
                 timer.cancel()
+
+    def _wake(self, direction: str) -> None:
+        future = self.waiting.get(direction)
+        if future is not None and not future.done():
+            future.set_result(None)
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -102,13 +115,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore's interface)
         connection = self._connection
         if not connection.chunks and not connection.ended:
-            connection.readable = connection.loop.create_future()
-            try:
-                await connection.wait(connection.readable, timeout)
-            except _Timeout:
-                raise httpcore.ReadTimeout("timed out waiting for the server") from None
-            finally:
-                connection.readable = None
+            await connection.wait(READ, timeout, httpcore.ReadTimeout)
         if connection.chunks:
             chunk = connection.chunks.popleft()
             if len(chunk) > max_bytes:
@@ -132,13 +139,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._transport.write(buffer)
         if not connection.writing_paused:
             return
-        connection.drained = connection.loop.create_future()
-        try:
-            await connection.wait(connection.drained, timeout)
-        except _Timeout:
-            raise httpcore.WriteTimeout("timed out waiting for the server to read") from None
-        finally:
-            connection.drained = None
+        await connection.wait(WRITE, timeout, httpcore.WriteTimeout)
         if connection.error is not None:
             raise httpcore.WriteError(f"connection lost: {connection.error}")
 
@@ -243,11 +244,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def _wake(future: asyncio.Future[None] | None) -> None:
-    if future is not None and not future.done():
-        future.set_result(None)
 
 
 def _expire(future: asyncio.Future[None]) -> None:

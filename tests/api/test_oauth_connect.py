@@ -95,6 +95,16 @@ async def stored_credentials(hub: RunningHub, instance_id: str) -> tuple[str, di
     return raw, hub.hub.secrets.decrypt_json(raw)
 
 
+async def set_flow(hub: RunningHub, authorization_id: str, **values: Any) -> None:
+    """Writes the stored flow directly: the state a test needs, or a crash leaves."""
+    async with hub.hub.database.transaction() as session:
+        await session.execute(
+            update(OAuthAuthorization)
+            .where(OAuthAuthorization.id == authorization_id)
+            .values(**values)
+        )
+
+
 @pytest.fixture
 def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level(logging.DEBUG):
@@ -309,12 +319,7 @@ async def test_expired_state_creates_nothing(
 ) -> None:
     started = await start(api, vendor)
     callback_url = await consent(browser, started["authorize_url"])
-    async with hub.hub.database.transaction() as session:
-        await session.execute(
-            update(OAuthAuthorization)
-            .where(OAuthAuthorization.id == started["id"])
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+    await set_flow(hub, started["id"], expires_at=utcnow() - timedelta(seconds=1))
     expired = await browser.get(callback_url)
     assert expired.status_code == 400
     assert expired.json()["title"] == "Authorization expired"
@@ -335,24 +340,14 @@ async def test_a_flow_cut_short_mid_exchange_shows_as_failed_once_it_cannot_be_r
     await consent(browser, started["authorize_url"])
     # What a hub killed after spending the state, before the exchange's outcome, leaves.
     spent_at = utcnow()
-    async with hub.hub.database.transaction() as session:
-        await session.execute(
-            update(OAuthAuthorization)
-            .where(OAuthAuthorization.id == started["id"])
-            .values(used_at=spent_at, status="exchanging")
-        )
+    await set_flow(hub, started["id"], used_at=spent_at, status="exchanging")
     url = f"/v1/oauth/authorizations/{started['id']}"
     running = (await api.get(url)).json()
     assert running["status"] == "exchanging"
     assert running["error"] is None
 
     bound = 4 * hub.hub.settings.vendor_timeout_seconds + 60
-    async with hub.hub.database.transaction() as session:
-        await session.execute(
-            update(OAuthAuthorization)
-            .where(OAuthAuthorization.id == started["id"])
-            .values(used_at=spent_at - timedelta(seconds=bound + 1))
-        )
+    await set_flow(hub, started["id"], used_at=spent_at - timedelta(seconds=bound + 1))
     cut_short = (await api.get(url)).json()
     assert cut_short["status"] == "failed"
     assert cut_short["error"].startswith("Exchange interrupted")
