@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ssl
 from collections.abc import Iterable
@@ -170,6 +171,44 @@ async def test_tls_uses_the_hostname_for_sni_and_certificate(
     # checked against the hostname and not against the address connected to.
     assert server.server_names == [hostname]
     assert server.host_headers == [f"{hostname}:{server.port}"]
+
+
+async def test_a_certificate_the_client_does_not_trust_is_a_connect_error(
+    tmp_path: Path, fake_dns: FakeDNS
+) -> None:
+    hostname = "api.example.test"
+    server_tls, _trusting = _tls_contexts(hostname, tmp_path)
+    fake_dns.answer(hostname, [PUBLIC_IP])
+    async with loopback_server(tls=server_tls) as server:
+        backend = RoutingBackend(server.port)
+        async with routed_client(backend, verify=ssl.create_default_context()) as guarded:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await guarded.get(f"https://{hostname}:{server.port}/")
+    assert server.host_headers == []  # no request was sent over it
+
+
+async def test_a_server_that_never_completes_the_tls_handshake_is_a_connect_timeout(
+    tmp_path: Path, fake_dns: FakeDNS
+) -> None:
+    hostname = "api.example.test"
+    _server_tls, client_tls = _tls_contexts(hostname, tmp_path)
+    fake_dns.answer(hostname, [PUBLIC_IP])
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read()  # takes the ClientHello, answers nothing
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    async with listener:
+        backend = RoutingBackend(port)
+        guard = GuardedNetworkBackend(inner=backend)
+        transport = BackendTransport(network_backend=guard, verify=client_tls)
+        async with httpx.AsyncClient(transport=transport, timeout=0.3) as guarded:
+            with pytest.raises(httpx.ConnectTimeout):
+                await guarded.get(f"https://{hostname}:{port}/")
 
 
 def test_proxies_and_unix_sockets_are_not_options() -> None:
