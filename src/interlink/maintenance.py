@@ -1,5 +1,5 @@
-"""Housekeeping, hourly: retention of events, deliveries and bulk files, stale idempotency
-answers, and finished jobs."""
+"""Housekeeping, hourly: retention of events, deliveries and bulk files, the files of
+uploads cut short, stale idempotency answers, and finished jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from interlink.api.idempotency import purge_expired
 from interlink.bulk.retention import expire_bulk_files
+from interlink.bulk.upload.receipts import sweep_abandoned_uploads
 from interlink.eventing.delivery.task import wake_due_deliveries
 from interlink.eventing.retention import apply_retention
 from interlink.hub import Hub
@@ -31,16 +32,19 @@ def register_maintenance(registry: TaskRegistry, hub: Hub) -> None:
         bulk = await expire_bulk_files(
             hub, keep=timedelta(days=hub.settings.bulk_files_retention_days)
         )
+        uploads = await sweep_abandoned_uploads(hub)
         jobs = await context.runtime.purge_finished(FINISHED_JOBS_KEPT)
         context.log.info(
             "maintenance removed %d events, %d deliveries, %d fingerprints, %d instances, "
-            "%d idempotency answers, the files of %d bulk jobs, %d jobs",
+            "%d idempotency answers, the files of %d bulk jobs and of %d uploads cut short, "
+            "%d jobs",
             removed.events,
             removed.deliveries,
             removed.fingerprints,
             removed.instances,
             answers,
             bulk,
+            uploads,
             jobs,
         )
         await schedule_maintenance(context.runtime, delay=MAINTENANCE_EVERY)

@@ -4,15 +4,24 @@ hub's runtime, every row's outcome in `results` or `errors`."""
 from __future__ import annotations
 
 import json
+import os
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from sqlalchemy import select, update
 
+from interlink.bulk.files import data_key
+from interlink.bulk.jobs import new_job_id
+from interlink.bulk.upload.receipts import ABANDONED_AFTER, open_receipt, sweep_abandoned_uploads
 from interlink.elements.catalog import builtin_elements
 from interlink.sandbox import RunningSandbox
 from interlink.server import RunningHub
+from interlink.storage.models import UploadReceipt
+from interlink.storage.types import utcnow
 
 from .conftest import API_KEY, VendorTap
 
@@ -326,3 +335,52 @@ async def test_openapi_describes_the_multipart_upload(api: httpx.AsyncClient) ->
     schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["file"]
     assert set(schema["properties"]) == {"file", "metadata"}
+
+
+async def receipts(hub: RunningHub) -> list[str]:
+    async with hub.hub.database.reading() as session:
+        return list(await session.scalars(select(UploadReceipt.job_id)))
+
+
+def stored_files(hub: RunningHub) -> list[Path]:
+    return [path for path in (hub.hub.settings.data_dir / "files").rglob("*") if path.is_file()]
+
+
+async def test_an_upload_leaves_no_receipt_whether_it_is_queued_or_refused(
+    hub: RunningHub, api: httpx.AsyncClient, instance_id: str
+) -> None:
+    job = await upload(api, instance_id, b"email\nr@example.com\n", {"action": "create"})
+    assert await receipts(hub) == []
+    await upload(api, instance_id, b"email\nr@example.com\n", {"action": "nope"}, expect=422)
+    assert await receipts(hub) == []
+    assert [path.parent.name for path in stored_files(hub)] == ["data"]  # the queued one's
+    assert job["status"] == "queued"
+
+
+async def test_the_files_of_an_upload_cut_short_are_removed_once_it_cannot_be_running(
+    hub: RunningHub, api: httpx.AsyncClient, instance_id: str
+) -> None:
+    # What a process killed mid-upload leaves: a receipt and part of the file, no job.
+    cut_short, receiving = new_job_id(), new_job_id()
+    for job_id in (cut_short, receiving):
+        await open_receipt(hub.hub, job_id)
+        await hub.hub.files.write_part(data_key(job_id), 1, b"email\nhalf@exa")
+    queued = await upload(api, instance_id, b"email\ns@example.com\n", {"action": "create"})
+    async with hub.hub.database.transaction() as session:
+        await session.execute(
+            update(UploadReceipt)
+            .where(UploadReceipt.job_id == cut_short)
+            .values(started_at=utcnow() - ABANDONED_AFTER - timedelta(minutes=1))
+        )
+    old = (utcnow() - ABANDONED_AFTER - timedelta(minutes=1)).timestamp()
+    for path in stored_files(hub):
+        if cut_short in str(path):
+            os.utime(path, (old, old))
+
+    assert await sweep_abandoned_uploads(hub.hub) == 1
+    assert not await hub.hub.files.exists(data_key(cut_short))
+    # An upload still arriving, and a queued job's file, are left alone.
+    assert await hub.hub.files.exists(data_key(receiving))
+    assert await hub.hub.files.exists(data_key(queued["id"]))
+    assert await receipts(hub) == [receiving]
+    assert await sweep_abandoned_uploads(hub.hub) == 0

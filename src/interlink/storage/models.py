@@ -326,6 +326,18 @@ class DeliveryAttempt(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
 
 
+class UploadReceipt(Base):
+    """An upload whose file is being received: committed before its first byte is stored,
+    deleted in the transaction that creates its job. One left behind by a process that
+    died mid-upload names the files to remove (bulk.retention.sweep_abandoned_uploads).
+    """
+
+    __tablename__ = "upload_receipts"
+
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class BulkJob(Base):
     """A query (download) or upload job; its files live in the file store under its id.
 

@@ -18,6 +18,7 @@ from interlink.bulk import jobs as service
 from interlink.bulk.downloads import MEDIA_TYPES, NotAcceptable, download_chunks, negotiate
 from interlink.bulk.files import data_key, download_key, errors_key, results_key
 from interlink.bulk.upload.create import check_metadata, upload_target
+from interlink.bulk.upload.receipts import close_receipt, drop_upload, open_receipt
 from interlink.ceql import Query, parse_query
 from interlink.errors import InvalidInput
 from interlink.hub import Hub
@@ -90,7 +91,8 @@ async def create_upload_job(
     caller: Caller = Depends(get_caller),
 ) -> Response:
     """Queue an upload job (multipart: `file`, and `metadata` JSON with `action`, optional
-    `identifier`). The file streams into the file store; no transaction is open meanwhile.
+    `identifier`). The file streams into the file store; no transaction is open meanwhile
+    (a receipt committed before it names its files, should the process die: receipts.py).
 
     With an Idempotency-Key, the same key on the same URL within 24 hours answers the
     first job again without reading the new body (a body cannot be compared unread)."""
@@ -101,10 +103,11 @@ async def create_upload_job(
         return replay
     job_id = service.new_job_id()
     key = data_key(job_id)
-    received = await receive_upload(
-        request, hub.files, key, max_bytes=hub.settings.max_upload_bytes
-    )
+    await open_receipt(hub, job_id)
     try:
+        received = await receive_upload(
+            request, hub.files, key, max_bytes=hub.settings.max_upload_bytes
+        )
         if received.size == 0:
             raise InvalidInput("the file is empty", field="file")
         metadata = await check_metadata(hub, obj, received.metadata)
@@ -122,12 +125,13 @@ async def create_upload_job(
                 callback_url=metadata.callback_url,
                 size=received.size,
             )
+            await close_receipt(session, job_id)
             answer = service.describe(job)
             return await remember_answer(
                 request, session, caller.organization_id, 202, answer, fingerprint=UPLOAD
             )
     except BaseException:
-        await hub.files.delete(key)
+        await drop_upload(hub, job_id)
         raise
 
 
