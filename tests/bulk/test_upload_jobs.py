@@ -57,6 +57,15 @@ async def lines(api: httpx.AsyncClient, job_id: str, which: str) -> list[dict[st
     return [orjson.loads(line) for line in answer.content.splitlines()]
 
 
+async def receipts(hub: RunningHub) -> list[str]:
+    async with hub.hub.database.reading() as session:
+        return list(await session.scalars(select(UploadReceipt.job_id)))
+
+
+def stored_files(hub: RunningHub) -> list[Path]:
+    return [path for path in (hub.hub.settings.data_dir / "files").rglob("*") if path.is_file()]
+
+
 def contacts_by_email(sandbox: RunningSandbox) -> dict[str, dict[str, Any]]:
     return {record["email"]: dict(record) for record in sandbox.store.contacts.snapshot()}
 
@@ -263,8 +272,7 @@ async def test_bad_metadata_is_refused_and_leaves_no_file(
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == field
     assert (await api.get("/v1/bulk")).json()["data"] == []
-    leftovers = [p for p in (hub.hub.settings.data_dir / "files").rglob("*") if p.is_file()]
-    assert leftovers == []
+    assert stored_files(hub) == []
 
 
 async def test_refusals_before_and_after_the_body(
@@ -335,15 +343,6 @@ async def test_openapi_describes_the_multipart_upload(api: httpx.AsyncClient) ->
     schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["file"]
     assert set(schema["properties"]) == {"file", "metadata"}
-
-
-async def receipts(hub: RunningHub) -> list[str]:
-    async with hub.hub.database.reading() as session:
-        return list(await session.scalars(select(UploadReceipt.job_id)))
-
-
-def stored_files(hub: RunningHub) -> list[Path]:
-    return [path for path in (hub.hub.settings.data_dir / "files").rglob("*") if path.is_file()]
 
 
 async def test_an_upload_leaves_no_receipt_whether_it_is_queued_or_refused(

@@ -53,13 +53,18 @@ class RoutingBackend(httpcore.AsyncNetworkBackend):
         await self._real.sleep(seconds)
 
 
-def client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+def client(
+    transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout = TIMEOUT
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
 
 
-def routed_client(backend: RoutingBackend, **options: object) -> httpx.AsyncClient:
+def routed_client(
+    backend: RoutingBackend, timeout: httpx.Timeout = TIMEOUT, **options: object
+) -> httpx.AsyncClient:
     guard = GuardedNetworkBackend(inner=backend)
-    return client(BackendTransport(network_backend=guard, **options))  # type: ignore[arg-type]
+    transport = BackendTransport(network_backend=guard, **options)  # type: ignore[arg-type]
+    return client(transport, timeout)
 
 
 async def test_loopback_server_is_refused_unless_private_networks_are_allowed(
@@ -204,9 +209,7 @@ async def test_a_server_that_never_completes_the_tls_handshake_is_a_connect_time
     port = listener.sockets[0].getsockname()[1]
     async with listener:
         backend = RoutingBackend(port)
-        guard = GuardedNetworkBackend(inner=backend)
-        transport = BackendTransport(network_backend=guard, verify=client_tls)
-        async with httpx.AsyncClient(transport=transport, timeout=0.3) as guarded:
+        async with routed_client(backend, httpx.Timeout(0.3), verify=client_tls) as guarded:
             with pytest.raises(httpx.ConnectTimeout):
                 await guarded.get(f"https://{hostname}:{port}/")
 

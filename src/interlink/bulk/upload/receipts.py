@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from interlink.bulk.files import job_prefix
+from interlink.bulk.files import data_key, job_prefix
 from interlink.hub import Hub
 from interlink.storage.models import BulkJob, UploadReceipt
 from interlink.storage.types import utcnow
@@ -39,9 +39,9 @@ async def close_receipt(session: AsyncSession, job_id: str) -> None:
 
 
 async def drop_upload(hub: Hub, job_id: str) -> None:
-    """An upload refused or failed before its job was created: its files, then its receipt
-    (a crash between the two leaves the receipt, and the sweep deletes them again)."""
-    await hub.files.delete_older_than(job_prefix(job_id), utcnow() + timedelta(seconds=1))
+    """An upload refused or failed before its job was created: its file, then its receipt
+    (a crash between the two leaves the receipt, and the sweep deletes it again)."""
+    await hub.files.delete(data_key(job_id))
     async with hub.database.transaction() as session:
         await close_receipt(session, job_id)
 
@@ -71,6 +71,7 @@ async def sweep_abandoned_uploads(hub: Hub, *, older_than: timedelta = ABANDONED
                 await hub.files.delete_older_than(job_prefix(job_id), cutoff)
         async with hub.database.transaction() as session:
             await session.execute(delete(UploadReceipt).where(UploadReceipt.job_id.in_(job_ids)))
-        if len(job_ids) > len(owned):
-            swept += len(job_ids) - len(owned)
-            logger.info("removed the files of %d uploads cut short", len(job_ids) - len(owned))
+        removed = len(job_ids) - len(owned)
+        if removed:
+            logger.info("removed the files of %d uploads cut short", removed)
+        swept += removed
